@@ -1,0 +1,57 @@
+# TRINETRA developer entry points. `make demo` and `make test` each set up everything
+# they need first (virtualenvs, model weights, test media), so each is one command on a
+# fresh machine.
+
+PYTHON ?= python3
+VENV := .venv
+SERVER_VENV := .venv-triton
+BIN := $(VENV)/bin
+UV := $(BIN)/uv
+
+.PHONY: setup models media demo test lint typecheck check perf clean
+
+setup: $(VENV)/.installed $(SERVER_VENV)/.installed models media
+
+# uv is bootstrapped into the app venv with the interpreter's own pip; everything else
+# installs through it.
+$(UV):
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==0.13.8
+
+$(VENV)/.installed: pyproject.toml | $(UV)
+	$(UV) pip install --quiet --python $(BIN)/python -e '.[dev,bench,services]'
+	touch $@
+
+# The server venv also gets this project (no dependencies) so python-backend models can
+# import the shared `ensembles.ops` functions.
+$(SERVER_VENV)/.installed: triton/requirements-server.txt pyproject.toml | $(UV)
+	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(SERVER_VENV)
+	$(UV) pip install --quiet --python $(SERVER_VENV)/bin/python -r triton/requirements-server.txt
+	$(UV) pip install --quiet --python $(SERVER_VENV)/bin/python --no-deps -e .
+	touch $@
+
+models:
+	$(PYTHON) triton/assets.py weights
+
+media:
+	$(PYTHON) triton/assets.py media
+
+demo: setup
+	$(BIN)/python -m orchestrator.demo
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(VENV)/.installed
+	$(BIN)/mypy orchestrator gateway ensembles perf tests
+
+test: setup lint typecheck
+	$(BIN)/python -m pytest -ra $(PYTEST_ARGS)
+
+perf: setup
+	$(BIN)/python perf/bench_vision_pipeline.py
+	$(BIN)/python perf/run_perf_analyzer.py
+
+clean:
+	rm -rf $(VENV) $(SERVER_VENV) .cache

@@ -1,0 +1,1 @@
+"""TRINETRA store-node orchestrator: camera streams -> Triton -> tracking -> NATS JetStream."""
