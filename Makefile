@@ -43,8 +43,10 @@ lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# Each python-backend model is its own `model.py` module, so each is checked on its own.
 typecheck: $(VENV)/.installed
-	$(BIN)/mypy orchestrator gateway ensembles perf tests
+	$(BIN)/mypy orchestrator gateway ensembles/ops ensembles/triton_io.py triton perf tests
+	for model in ensembles/repository/*/1/model.py; do $(BIN)/mypy $$model || exit 1; done
 
 test: setup lint typecheck
 	$(BIN)/python -m pytest -ra $(PYTEST_ARGS)

@@ -7,6 +7,7 @@ so tracking and filtering stay vectorized.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -19,7 +20,7 @@ EMBEDDING_DIM = 512
 
 def _as(array: object, dtype: type, shape: tuple[int, ...]) -> NDArray[np.generic]:
     """Coerce to `dtype` with trailing dims `shape` (an empty input becomes shape (0, *shape))."""
-    out = np.asarray(array, dtype=dtype)
+    out: NDArray[np.generic] = np.asarray(array, dtype=dtype)
     if out.size == 0:
         return np.zeros((0, *shape), dtype=dtype)
     return out.reshape(-1, *shape)
@@ -50,7 +51,7 @@ class Detections:
     def __len__(self) -> int:
         return len(self.xyxy)
 
-    def __getitem__(self, index: NDArray[np.bool_] | NDArray[np.integer] | slice) -> Detections:
+    def __getitem__(self, index: NDArray[np.bool_] | NDArray[np.integer[Any]] | slice) -> Detections:
         ids = None if self.tracker_id is None else self.tracker_id[index]
         return Detections(self.xyxy[index], self.confidence[index], ids)
 

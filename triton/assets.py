@@ -38,12 +38,12 @@ def download(url: str, expected_sha256: str) -> bytes:
     DOWNLOADS.mkdir(parents=True, exist_ok=True)
     cached = DOWNLOADS / f"{expected_sha256[:16]}-{url.rsplit('/', 1)[-1]}"
     if cached.exists():
-        data = cached.read_bytes()
-        if sha256_of(data) == expected_sha256:
-            return data
+        cached_data = cached.read_bytes()
+        if sha256_of(cached_data) == expected_sha256:
+            return cached_data
     print(f"  downloading {url}", flush=True)
     with urllib.request.urlopen(url, timeout=300) as response:
-        data = response.read()
+        data: bytes = response.read()
     actual = sha256_of(data)
     if actual != expected_sha256:
         raise AssetError(f"{url}: sha256 {actual} does not match the pinned {expected_sha256}")
@@ -71,11 +71,10 @@ def extract_member(archive_name: str, data: bytes, member: str) -> bytes:
     if archive_name.endswith(".whl") or archive_name.endswith(".zip"):
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             return zf.read(member)
-    tar = (
-        _deb_data_tar(data)
-        if archive_name.endswith(".deb")
-        else tarfile.open(fileobj=io.BytesIO(data))
-    )
+    if archive_name.endswith(".deb"):
+        tar = _deb_data_tar(data)
+    else:
+        tar = tarfile.open(fileobj=io.BytesIO(data))  # noqa: SIM115 (closed just below)
     with tar:
         extracted = tar.extractfile(member)
         if extracted is None:
@@ -92,7 +91,9 @@ def materialize(entry: dict[str, str], destination: Path) -> None:
     content = extract_member(entry["archive"], archive, entry["member"])
     actual = sha256_of(content)
     if actual != entry["sha256"]:
-        raise AssetError(f"{entry['member']}: sha256 {actual} does not match the pinned {entry['sha256']}")
+        raise AssetError(
+            f"{entry['member']}: sha256 {actual} does not match the pinned {entry['sha256']}"
+        )
     destination.parent.mkdir(parents=True, exist_ok=True)
     tmp = destination.with_suffix(destination.suffix + ".tmp")
     tmp.write_bytes(content)
@@ -114,7 +115,9 @@ def fetch_media(manifest: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     parser.add_argument("kind", choices=["weights", "media"])
     args = parser.parse_args(argv)
     try:
