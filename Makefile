@@ -8,9 +8,13 @@ SERVER_VENV := .venv-triton
 BIN := $(VENV)/bin
 UV := $(BIN)/uv
 
-.PHONY: setup models media demo test lint typecheck check perf clean
+.PHONY: setup system-packages models media demo test lint typecheck perf clean
 
-setup: $(VENV)/.installed $(SERVER_VENV)/.installed models media
+setup: system-packages $(VENV)/.installed $(SERVER_VENV)/.installed models media
+
+# Debian packages: GStreamer's RTSP server for the test cameras (skips what is installed).
+system-packages:
+	bash scripts/install-system-packages.sh
 
 # uv is bootstrapped into the app venv with the interpreter's own pip; everything else
 # installs through it.

@@ -51,7 +51,9 @@ class Detections:
     def __len__(self) -> int:
         return len(self.xyxy)
 
-    def __getitem__(self, index: NDArray[np.bool_] | NDArray[np.integer[Any]] | slice) -> Detections:
+    def __getitem__(
+        self, index: NDArray[np.bool_] | NDArray[np.integer[Any]] | slice
+    ) -> Detections:
         ids = None if self.tracker_id is None else self.tracker_id[index]
         return Detections(self.xyxy[index], self.confidence[index], ids)
 

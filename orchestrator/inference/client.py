@@ -79,7 +79,21 @@ def classify(error: InferenceServerException) -> InferenceError:
 class VisionClient:
     def __init__(self, settings: TritonSettings | None = None) -> None:
         self.settings = settings or TritonSettings()
-        self._client = grpcclient.InferenceServerClient(self.settings.url)
+        self._client = grpcclient.InferenceServerClient(
+            self.settings.url, channel_args=self._channel_args()
+        )
+
+    def _channel_args(self) -> list[tuple[str, int]]:
+        """gRPC reconnects a channel by itself, but by default backs off up to 120 s; cap it
+        at our own backoff so a restarted server is found again within seconds."""
+        max_backoff_ms = int(self.settings.backoff_max_s * 1000)
+        return [
+            ("grpc.max_send_message_length", 2**31 - 1),
+            ("grpc.max_receive_message_length", 2**31 - 1),
+            ("grpc.initial_reconnect_backoff_ms", int(self.settings.backoff_initial_s * 1000)),
+            ("grpc.min_reconnect_backoff_ms", int(self.settings.backoff_initial_s * 1000)),
+            ("grpc.max_reconnect_backoff_ms", max_backoff_ms),
+        ]
 
     async def __aenter__(self) -> VisionClient:
         return self
@@ -89,12 +103,6 @@ class VisionClient:
 
     async def close(self) -> None:
         await self._client.close()
-
-    async def _reconnect(self) -> None:
-        """A fresh channel: after a server restart the old one can stay in backoff."""
-        old = self._client
-        self._client = grpcclient.InferenceServerClient(self.settings.url)
-        await old.close()
 
     async def _with_retries(self, call: Callable[[], Awaitable[T]]) -> T:
         delay = self.settings.backoff_initial_s
@@ -108,8 +116,6 @@ class VisionClient:
             log.warning("triton unavailable (attempt %d): %s", attempt + 1, error)
             await asyncio.sleep(delay * random.uniform(0.5, 1.0))
             delay = min(delay * 2, self.settings.backoff_max_s)
-            if attempt >= 1:
-                await self._reconnect()
         raise AssertionError("unreachable")
 
     async def is_ready(self, model: str | None = None) -> bool:

@@ -167,6 +167,11 @@ class ByteTracker:
             ended=tuple(int(i) for i in ended if i > 0),
         )
 
+    def clear(self) -> None:
+        """Forget every track but keep counting ids, as on a clean shutdown: the caller ends
+        the tracks, and ids handed out later never repeat published ones."""
+        self._tracks = TrackTable.empty()
+
     def state_dict(self) -> dict[str, Any]:
         """JSON-serializable checkpoint; `from_state` continues exactly from it."""
         return state.dump(self._frame_id, self._next_id, self._tracks)

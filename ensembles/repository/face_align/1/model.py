@@ -10,9 +10,9 @@ from ensembles.ops.align import align_faces
 from ensembles.ops.image import FrameError
 from ensembles.triton_io import (
     error_response,
-    required_input,
     pipeline_settings,
     request_frame,
+    required_input,
     tensors_response,
 )
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from ensembles.ops.image import Letterbox
 from ensembles.ops.yolo import decode_persons
-from ensembles.triton_io import required_input, pipeline_settings, tensors_response
+from ensembles.triton_io import pipeline_settings, required_input, tensors_response
 
 
 class TritonPythonModel:

@@ -1,0 +1,154 @@
+"""Turns one camera's tracker updates into track events (started, sampled updated, ended)
+and keeps what an ended event needs: first/last seen, frames seen, the path walked."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from orchestrator.events.schema import (
+    BoundingBox,
+    Event,
+    PathPoint,
+    TrackEndedEvent,
+    TrackStartedEvent,
+    TrackUpdatedEvent,
+    make_track_uid,
+    path_length,
+    summarize_path,
+)
+from orchestrator.tracking import TrackUpdate
+
+# Paths are downsampled in place past this many points, so a person standing in view for
+# hours costs bounded memory; the ended event carries at most 64 points anyway.
+_MAX_KEPT_POINTS = 512
+JOURNAL_VERSION = 1
+
+
+@dataclass
+class _Track:
+    uid: str
+    first_seen: float  # epoch seconds
+    last_seen: float
+    frames_seen: int = 0
+    path: list[tuple[float, float, float]] = field(default_factory=list)  # t, x, y
+
+
+@dataclass(frozen=True)
+class FrameContext:
+    camera_id: str
+    store_id: str
+    frame_seq: int
+    timestamp: float  # effective timestamp, epoch seconds
+    width: int
+    height: int
+
+
+def _utc(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, UTC)
+
+
+class TrackJournal:
+    def __init__(self, update_every_frames: int = 5) -> None:
+        if update_every_frames < 1:
+            raise ValueError("update_every_frames must be >= 1")
+        self.update_every_frames = update_every_frames
+        self._tracks: dict[int, _Track] = {}
+
+    @property
+    def active(self) -> int:
+        return len(self._tracks)
+
+    def record(self, update: TrackUpdate, frame: FrameContext) -> list[Event]:
+        events: list[Event] = []
+        detections = update.detections
+        ids = [] if detections.tracker_id is None else detections.tracker_id.tolist()
+        started = set(update.started)
+        for row, track_id in enumerate(ids):
+            xyxy = detections.xyxy[row].tolist()
+            box = BoundingBox.from_pixels(xyxy, frame.width, frame.height)
+            score = min(max(float(detections.confidence[row]), 0.0), 1.0)
+            track = self._tracks.get(track_id)
+            if track is None:
+                first = _utc(frame.timestamp)
+                uid = make_track_uid(frame.store_id, frame.camera_id, track_id, first)
+                track = self._tracks[track_id] = _Track(str(uid), frame.timestamp, frame.timestamp)
+            track.last_seen = frame.timestamp
+            track.frames_seen += 1
+            cx = (box.x1 + box.x2) / 2
+            track.path.append((frame.timestamp - track.first_seen, cx, box.y2))  # feet point
+            if len(track.path) > _MAX_KEPT_POINTS:
+                track.path = track.path[::2]
+            common = {
+                "camera_id": frame.camera_id,
+                "store_id": frame.store_id,
+                "occurred_at": _utc(frame.timestamp),
+                "track_id": track_id,
+                "track_uid": track.uid,
+                "frame_seq": frame.frame_seq,
+                "box": box,
+                "score": score,
+            }
+            if track_id in started:
+                events.append(TrackStartedEvent(**common))
+            elif track.frames_seen % self.update_every_frames == 0:
+                events.append(
+                    TrackUpdatedEvent(**common, sample_every_frames=self.update_every_frames)
+                )
+        for track_id in update.ended:
+            ended = self.end(track_id, frame, "lost")
+            if ended is not None:
+                events.append(ended)
+        return events
+
+    def end(
+        self,
+        track_id: int,
+        frame: FrameContext,
+        reason: Literal["lost", "camera_stopped", "shutdown"],
+    ) -> TrackEndedEvent | None:
+        track = self._tracks.pop(track_id, None)
+        if track is None or track.frames_seen == 0:
+            return None
+        points = [PathPoint(t=max(t, 0.0), x=x, y=y) for t, x, y in track.path]
+        summary = summarize_path(points)
+        return TrackEndedEvent(
+            camera_id=frame.camera_id,
+            store_id=frame.store_id,
+            occurred_at=_utc(track.last_seen),
+            track_id=track_id,
+            track_uid=track.uid,
+            first_seen_at=_utc(track.first_seen),
+            last_seen_at=_utc(track.last_seen),
+            duration_s=track.last_seen - track.first_seen,
+            frames_seen=track.frames_seen,
+            path=summary,
+            path_length=path_length(points),
+            end_reason=reason,
+        )
+
+    def end_all(
+        self, frame: FrameContext, reason: Literal["camera_stopped", "shutdown"]
+    ) -> list[TrackEndedEvent]:
+        return [e for tid in list(self._tracks) if (e := self.end(tid, frame, reason)) is not None]
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "version": JOURNAL_VERSION,
+            "tracks": {str(tid): asdict(track) for tid, track in self._tracks.items()},
+        }
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        if state.get("version") != JOURNAL_VERSION:
+            raise ValueError(f"unsupported track journal version {state.get('version')!r}")
+        self._tracks = {
+            int(tid): _Track(
+                uid=t["uid"],
+                first_seen=float(t["first_seen"]),
+                last_seen=float(t["last_seen"]),
+                frames_seen=int(t["frames_seen"]),
+                path=[(float(a), float(b), float(c)) for a, b, c in t["path"]],
+            )
+            for tid, t in state["tracks"].items()
+        }

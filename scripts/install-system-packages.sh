@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Installs the Debian packages TRINETRA needs outside its virtualenvs.
+#
+# GStreamer's RTSP server is the only way on Debian to serve real RTSP over TCP (ffmpeg
+# can read RTSP but not serve it); the tests use it to exercise the camera workers
+# against a real H.264 stream. Its Python bindings (python3-gi) belong to the SYSTEM
+# interpreter, so tests run tests/support/gst_rtsp_serve.py with /usr/bin/python3.
+#
+# Idempotent: exits without touching apt when every package is already installed.
+set -euo pipefail
+
+PACKAGES=(
+    python3-gi                  # GObject introspection for /usr/bin/python3
+    gir1.2-gstreamer-1.0        # Gst typelib
+    gir1.2-gst-plugins-base-1.0 # GstRtsp/GstSdp typelibs the RTSP server's typelib needs
+    gir1.2-gst-rtsp-server-1.0  # GstRtspServer typelib (pulls libgstrtspserver)
+    gstreamer1.0-plugins-base   # decodebin, videoconvert, videorate, videoscale
+    gstreamer1.0-plugins-good   # avidemux, rtph264pay
+    gstreamer1.0-plugins-bad    # intervideosink/intervideosrc (a live, looping source)
+    gstreamer1.0-plugins-ugly   # x264enc
+    gstreamer1.0-libav          # avdec_msmpeg4 for the MP43 test video (vtest.avi)
+)
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+    status=$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null || true)
+    if [[ "$status" != "installed" ]]; then
+        missing+=("$pkg")
+    fi
+done
+
+if [[ ${#missing[@]} -eq 0 ]]; then
+    echo "system packages: all ${#PACKAGES[@]} already installed"
+    exit 0
+fi
+
+SUDO=()
+if [[ $(id -u) -ne 0 ]]; then
+    SUDO=(sudo)
+fi
+
+echo "system packages: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+"${SUDO[@]}" apt-get update -qq
+"${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,44 @@
+"""Reading what reached JetStream, for assertions."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+import nats
+
+from orchestrator.events.schema import Event, decode
+
+
+async def stream_events(url: str, stream: str) -> list[Event]:
+    """Every event currently stored in `stream`, in stream order (direct reads, no consumer
+    state left behind, so a test can call it repeatedly)."""
+    nc = await nats.connect(url)
+    try:
+        js = nc.jetstream()
+        try:
+            info = await js.stream_info(stream)
+        except nats.js.errors.NotFoundError:
+            return []
+        events: list[Event] = []
+        if info.state.messages == 0:
+            return events
+        for seq in range(max(info.state.first_seq, 1), info.state.last_seq + 1):
+            try:
+                msg = await js.get_msg(stream, seq)
+            except nats.js.errors.NotFoundError:
+                continue
+            assert msg.data is not None
+            events.append(decode(msg.data))
+        return events
+    finally:
+        await nc.close()
+
+
+async def wait_until(condition: Callable[[], bool], timeout_s: float, poll_s: float = 0.1) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout_s} s")
+        await asyncio.sleep(poll_s)
