@@ -1,8 +1,11 @@
-"""The demo: serve the models on the CPU, run the pipeline over the sample video, track
-the people and print what is found.
+"""The demo: the whole store node on one machine with embedded services.
+
+Starts Triton (CPU profile) and NATS JetStream locally, runs a store node with one camera
+playing the sample video in real time, and prints the track events as they arrive from
+JetStream, then a summary.
 
     make demo                     # sets everything up, then runs this
-    .venv/bin/python -m orchestrator.demo [--video PATH] [--frames N] [--triton-url HOST:PORT]
+    .venv/bin/python -m orchestrator.demo [--video PATH] [--seconds 40]
 """
 
 from __future__ import annotations
@@ -10,115 +13,120 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections import Counter
 from pathlib import Path
 
-import cv2
-import numpy as np
-from numpy.typing import NDArray
+import nats
+from nats.aio.msg import Msg
 
-from orchestrator.detections import FrameAnalysis
-from orchestrator.inference import TritonSettings, VisionClient
+from orchestrator.config.camera import CameraConfig
+from orchestrator.config.node import NodeSettings
+from orchestrator.events.local_nats import NatsServer
+from orchestrator.events.schema import (
+    CameraStatusEvent,
+    DetectionsEvent,
+    TrackEndedEvent,
+    TrackStartedEvent,
+    decode,
+)
+from orchestrator.inference import TritonSettings
 from orchestrator.inference.local_server import ROOT, LocalTriton
-from orchestrator.tracking import ByteTracker, TrackerConfig
+from orchestrator.logs import configure_logging
+from orchestrator.node import StoreNode
 
 SAMPLE_VIDEO = ROOT / ".cache" / "media" / "vtest.avi"
-IN_FLIGHT = 4  # frames sent to Triton before the oldest result is awaited
+STORE = "demo-store"
 
 
-async def video_frames(path: Path, limit: int | None) -> AsyncIterator[NDArray[np.uint8]]:
-    capture = cv2.VideoCapture(str(path))
-    if not capture.isOpened():
-        raise SystemExit(f"error: cannot open {path}")
-    try:
-        count = 0
-        while limit is None or count < limit:
-            ok, frame = await asyncio.to_thread(capture.read)
-            if not ok:
-                return
-            count += 1
-            yield np.asarray(frame, np.uint8)
-    finally:
-        capture.release()
+def say(text: str) -> None:
+    print(text, flush=True)
 
 
-async def analysed(
-    client: VisionClient, frames: AsyncIterator[NDArray[np.uint8]]
-) -> AsyncIterator[FrameAnalysis]:
-    """Results in frame order, with up to IN_FLIGHT frames being analysed at once."""
-    pending: list[asyncio.Task[FrameAnalysis]] = []
-    async for frame in frames:
-        pending.append(asyncio.create_task(client.analyze(frame)))
-        if len(pending) >= IN_FLIGHT:
-            yield await pending.pop(0)
-    for task in pending:
-        yield await task
+async def run(video: Path, seconds: float, triton_url: str, nats_url: str) -> None:
+    counts: Counter[str] = Counter()
+    durations: list[float] = []
+    people_per_frame: list[int] = []
 
+    async def on_event(msg: Msg) -> None:
+        event = decode(msg.data)
+        counts[event.kind] += 1
+        if isinstance(event, DetectionsEvent):
+            people_per_frame.append(len(event.persons))
+        elif isinstance(event, TrackStartedEvent):
+            say(
+                f"  {event.occurred_at:%H:%M:%S}  person #{event.track_id} entered "
+                f"({event.camera_id}, score {event.score:.2f})"
+            )
+        elif isinstance(event, TrackEndedEvent):
+            durations.append(event.duration_s)
+            say(
+                f"  {event.occurred_at:%H:%M:%S}  person #{event.track_id} left after "
+                f"{event.duration_s:.1f} s, walked {event.path_length:.2f} frame widths "
+                f"({event.end_reason})"
+            )
+        elif isinstance(event, CameraStatusEvent):
+            say(f"  camera {event.camera_id}: {event.state}")
 
-async def run(video: Path, limit: int | None, url: str, fps: float) -> None:
-    tracker = ByteTracker(TrackerConfig(frame_rate=round(fps)))
-    first_seen: dict[int, int] = {}
-    lifetimes: dict[int, int] = {}
-    faces_total = 0
-    started = time.perf_counter()
-    async with VisionClient(TritonSettings(url=url, call_timeout_s=60)) as client:
-        await client.wait_ready()
-        index = 0
-        async for result in analysed(client, video_frames(video, limit)):
-            update = tracker.update(result.persons)
-            for track_id in update.started:
-                first_seen[track_id] = index
-            for track_id in update.ended:
-                lifetimes[track_id] = index - first_seen.get(track_id, index)
-            faces_total += len(result.faces)
-            if index % 10 == 0:
-                ids = update.detections.tracker_id
-                tracked = "" if ids is None else ", ".join(str(i) for i in sorted(ids.tolist()))
-                print(
-                    f"frame {index:4d}  t={index / fps:5.1f}s  people {len(update.detections):2d}"
-                    f"  faces {len(result.faces)}  tracks [{tracked}]",
-                    flush=True,
-                )
-            index += 1
-    elapsed = time.perf_counter() - started
-    print(f"\n{index} frames in {elapsed:.1f} s ({index / elapsed:.1f} frames/s on this machine)")
-    print(f"{len(first_seen)} people tracked; {len(lifetimes)} tracks ended; {faces_total} faces")
-    if lifetimes:
-        seconds = sorted(v / fps for v in lifetimes.values())
-        print(
-            f"track duration: median {seconds[len(seconds) // 2]:.1f} s, "
-            f"longest {seconds[-1]:.1f} s"
+    client = await nats.connect(nats_url)
+    await client.subscribe(f"trinetra.{STORE}.>", cb=on_event)
+    settings = NodeSettings(
+        store_id=STORE,
+        nats_url=nats_url,
+        triton=TritonSettings(url=triton_url, call_timeout_s=60),
+        health_port=0,
+        log_json=False,
+    )
+    camera = CameraConfig(
+        id="entrance-1",
+        name="Sample entrance (vtest.avi)",
+        role="entrance",
+        source=str(video),
+        target_fps=10,
+        loop=True,
+    )
+    started = time.monotonic()
+    async with StoreNode(settings, [camera]) as node:
+        say(
+            f"store node running; health and metrics at http://127.0.0.1:{node.health.port}"
+            "/health and /metrics\n"
         )
+        await asyncio.sleep(seconds)
+        analysed = node.cameras["entrance-1"].frames_analysed
+    await asyncio.sleep(0.5)
+    await client.close()
+    elapsed = time.monotonic() - started
+    say(f"\n{analysed} frames analysed in {elapsed:.0f} s ({analysed / elapsed:.1f} frames/s)")
+    say(f"events on JetStream: {dict(counts)}")
+    if people_per_frame:
+        say(
+            f"people per frame: mean {sum(people_per_frame) / len(people_per_frame):.1f}, "
+            f"max {max(people_per_frame)}"
+        )
+    if durations:
+        median = sorted(durations)[len(durations) // 2]
+        say(f"{len(durations)} visits ended; median stay {median:.1f} s")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--video", type=Path, default=SAMPLE_VIDEO)
-    parser.add_argument("--frames", type=int, help="stop after this many frames")
-    parser.add_argument("--triton-url", help="use a running Triton instead of starting one")
+    parser.add_argument("--seconds", type=float, default=40.0, help="how long to run")
     args = parser.parse_args()
-    capture = cv2.VideoCapture(str(args.video))
-    fps = capture.get(cv2.CAP_PROP_FPS) or 10.0
-    capture.release()
-    server, url = None, args.triton_url
-    if not url:
-        print("starting Triton (CPU profile, models from model_repository/) ...", flush=True)
-        server = LocalTriton()
+    configure_logging("WARNING", as_json=False)
+    say("starting Triton (CPU profile, model_repository/ + ensembles/repository/) ...")
+    with tempfile.TemporaryDirectory(prefix="trinetra-nats-") as store, LocalTriton() as triton:
+        say(f"Triton ready at {triton.grpc_url}; starting NATS JetStream ...")
+        nats_server = NatsServer(Path(store))
+        nats_server.start()
+        say(f"NATS ready at {nats_server.url}\n")
         try:
-            server.start()
-        except RuntimeError as error:
-            print(f"error: {error}", file=sys.stderr)
-            return 2
-        url = server.grpc_url
-        print(f"Triton ready at {url} (metrics {server.metrics_url})", flush=True)
-    try:
-        asyncio.run(run(args.video, args.frames, url, fps))
-    except KeyboardInterrupt:
-        pass
-    finally:
-        if server:
-            server.stop()
+            asyncio.run(run(args.video, args.seconds, triton.grpc_url, nats_server.url))
+        except KeyboardInterrupt:
+            pass
+        finally:
+            nats_server.stop()
     return 0
 
 
