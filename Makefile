@@ -55,8 +55,9 @@ typecheck: $(VENV)/.installed
 test: setup lint typecheck
 	$(BIN)/python -m pytest -ra $(PYTEST_ARGS)
 
+# Benchmarks print their figures; none is part of `make test`.
 perf: setup
-	$(BIN)/python perf/bench_vision_pipeline.py
+	for bench in perf/bench_*.py; do $(BIN)/python $$bench || exit 1; done
 	$(BIN)/python perf/run_perf_analyzer.py
 
 clean:
