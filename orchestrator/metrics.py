@@ -108,6 +108,15 @@ class OrchestratorMetrics:
             registry=r,
         )
 
+        # --- identity -----------------------------------------------------------------
+        self.identity_observations = Counter(
+            "trinetra_identity_observations",
+            "Face observations of tracked people sent to the identity service, or dropped "
+            "(dropped_full: queue bound; dropped_unavailable: service away or slow).",
+            ["result"],
+            registry=r,
+        )
+
         # --- events: the publisher's and checkpoint store's own metric sets, on this
         # registry, so /metrics shows everything in one place ----------------------
         self.publisher = PublisherMetrics(r)

@@ -34,6 +34,7 @@ from orchestrator.health import HealthServer
 from orchestrator.inference import InvalidInputError, VisionClient
 from orchestrator.metrics import METRICS, OrchestratorMetrics
 from orchestrator.pipeline.batcher import MicroBatcher
+from orchestrator.pipeline.identity_feed import IdentityFeed
 from orchestrator.pipeline.track_journal import FrameContext, TrackJournal
 from orchestrator.tracking import ByteTracker
 
@@ -74,6 +75,11 @@ class StoreNode:
             max_in_flight=settings.max_in_flight,
         )
         self.sampler = AdaptiveSampler(metrics=metrics)
+        self.identity = (
+            IdentityFeed(self.connection, settings.store_id, metrics)
+            if settings.identity_enabled
+            else None
+        )
         self.health = HealthServer(
             self.probe, metrics.registry, settings.health_host, settings.health_port
         )
@@ -102,6 +108,8 @@ class StoreNode:
             log.warning("NATS unreachable at start: events are buffered, no tracker resume")
         await self.publisher.start()
         self.batcher.start()
+        if self.identity:
+            self.identity.start()
         await self.health.start()
         for camera in self.cameras.values():
             await self._restore(camera)
@@ -132,6 +140,8 @@ class StoreNode:
             camera.tracker.clear()
             await self._checkpoint(camera)
         await self.batcher.close()
+        if self.identity:
+            await self.identity.close()
         await self.health.close()
         await self.publisher.close()
         await self.client.close()
@@ -200,8 +210,15 @@ class StoreNode:
                     occurred_at=datetime.fromtimestamp(context.timestamp, UTC),
                 )
             )
+        uids = camera.journal.uids()  # before record() forgets the ended tracks
         for event in camera.journal.record(update, context):
             self.publisher.publish(event)
+        if self.identity:
+            at = datetime.fromtimestamp(context.timestamp, UTC)
+            uids.update(camera.journal.uids())
+            self.identity.add(context.camera_id, update, result.faces, at, uids)
+            if update.ended:
+                self.identity.ended(context.camera_id, update.ended, at)
         self.metrics.active_tracks.labels(camera=camera.config.id).set(camera.journal.active)
 
     async def _on_status(self, status: CameraStatus) -> None:

@@ -39,6 +39,9 @@ class NodeSettings(BaseSettings):
     checkpoint_every_s: float = Field(
         5.0, gt=0, description="How often each camera's tracker state is saved to NATS KV."
     )
+    identity_enabled: bool = Field(
+        True, description="Send tracked faces to the store's identity service over NATS."
+    )
     publish_detections: bool = Field(True, description="Publish a detections event per frame.")
     log_json: bool = Field(True, description="Structured JSON logs (one object per line).")
     log_level: str = Field("INFO", description="Root log level.")

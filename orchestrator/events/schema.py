@@ -21,11 +21,16 @@ where `occurred_at` is the UTC ISO-8601 timestamp with microseconds and `identit
     track.updated  -> track_id, frame_seq
     track.ended    -> track_id
     camera.status  -> state, reconnect_attempt
+    identity.resolved     -> track_id, customer_id
+    identity.unknown      -> track_id, visit_id
+    identity.withdrawn    -> track_id, reason, customer_id ("" when absent)
+    alert.false_merge     -> customer_id, and camera/track of both tracks
+    alert.identity_drift  -> state
 Passing `event_id` explicitly overrides the rule (e.g. when re-emitting a stored event).
 
-Subjects (`trinetra.<store>.<camera>.<family>`, families `detections`, `tracks`, `status`)
-use ids escaped by `subject_token`, which is injective, so two different camera ids can
-never share a subject.
+Subjects (`trinetra.<store>.<camera>.<family>`, families `detections`, `tracks`, `status`,
+`identity`, `alerts`) use ids escaped by `subject_token`, which is injective, so two
+different camera ids can never share a subject.
 """
 
 from __future__ import annotations
@@ -378,9 +383,152 @@ class CameraStatusEvent(_EventBase):
         return (self.state, self.reconnect_attempt)
 
 
+# --- identity (orchestrator.identity) -------------------------------------------------
+# Identity events name a pseudonymous customer id and a random visit id; they never carry
+# embeddings, images or anything derived from a face.
+
+
+class _IdentityTrackEventBase(_EventBase):
+    track_id: int = Field(ge=0, description="Tracker id on this camera.")
+    track_uid: uuid.UUID | None = Field(
+        default=None, description="Globally unique track id (make_track_uid), when known."
+    )
+    visit_id: uuid.UUID = Field(
+        description="Pseudonymous id of this track's visit: random (uuid4), never derived "
+        "from biometrics; the same for every identity event of the track."
+    )
+
+
+class IdentityResolvedEvent(_IdentityTrackEventBase):
+    """A track was accepted as an enrolled customer (after history voting and every gate).
+    occurred_at is the time of the observation that completed the vote."""
+
+    kind: Literal["identity.resolved"] = Field(
+        default="identity.resolved", description="Event kind."
+    )
+    customer_id: Identifier = Field(description="The enrolled customer (pseudonymous id).")
+    confidence: Score = Field(description="Mean match score of the winning votes.")
+    votes: int = Field(ge=1, description="Votes for this customer in the voting window.")
+    window: int = Field(ge=1, description="Size of the voting window.")
+    vip: bool = Field(default=False, description="The customer is flagged VIP.")
+
+    def _identity(self) -> tuple[object, ...]:
+        return (self.track_id, self.customer_id)
+
+
+class IdentityUnknownEvent(_IdentityTrackEventBase):
+    """A track could not be accepted as anyone: a visitor known only by `visit_id`.
+    Emitted once per track, when its first voting window fills without a decision (or it
+    ends before filling one); the track may still resolve later."""
+
+    kind: Literal["identity.unknown"] = Field(default="identity.unknown", description="Event kind.")
+    reason: Literal["no_match", "no_majority", "low_confidence", "insufficient_observations"] = (
+        Field(
+            description="no_match: no vote for anyone; no_majority: votes split; "
+            "low_confidence: a majority whose mean score is below the acceptance mean; "
+            "insufficient_observations: the track ended before its window filled."
+        )
+    )
+    observations: int = Field(ge=0, description="Face observations of the track so far.")
+    best_score: Score | None = Field(
+        default=None, description="Best match score seen (clipped to [0, 1]), if any."
+    )
+
+    def _identity(self) -> tuple[object, ...]:
+        return (self.track_id, self.visit_id)
+
+
+class IdentityWithdrawnEvent(_IdentityTrackEventBase):
+    """A previously resolved identity no longer applies to the track."""
+
+    kind: Literal["identity.withdrawn"] = Field(
+        default="identity.withdrawn", description="Event kind."
+    )
+    customer_id: Identifier | None = Field(
+        default=None,
+        description="The customer withdrawn; None when the customer was erased (their id "
+        "is not repeated on the bus).",
+    )
+    reason: Literal["false_merge", "contradicted", "companion", "erased"] = Field(
+        description="false_merge: the identity was on two tracks no one could travel "
+        "between; contradicted: the track's votes now favour someone else; companion: the "
+        "track turned out to move with another person and its votes do not reach the "
+        "companion threshold; erased: the customer's biometric data was deleted."
+    )
+
+    def _identity(self) -> tuple[object, ...]:
+        return (self.track_id, self.reason, self.customer_id or "")
+
+
+class TrackRef(_Frozen):
+    """One track named in an alert."""
+
+    camera_id: Identifier = Field(description="Camera of the track.")
+    track_id: int = Field(ge=0, description="Tracker id on that camera.")
+    track_uid: uuid.UUID | None = Field(default=None, description="Global track id, if known.")
+    first_seen_at: UtcDatetime = Field(description="First observation of the track, UTC.")
+    last_seen_at: UtcDatetime = Field(description="Latest observation of the track, UTC.")
+
+
+class FalseMergeAlertEvent(_EventBase):
+    """One customer identity was about to hold (or held) two tracks that one person could
+    not both be: both assignments are withdrawn. camera_id is the camera of the track that
+    triggered the check."""
+
+    kind: Literal["alert.false_merge"] = Field(
+        default="alert.false_merge", description="Event kind."
+    )
+    customer_id: Identifier = Field(description="The identity that was merged.")
+    tracks: tuple[TrackRef, TrackRef] = Field(description="The two conflicting tracks.")
+    min_transit_s: float = Field(
+        ge=0.0, allow_inf_nan=False, description="Minimum transit between their cameras."
+    )
+    gap_s: float = Field(
+        allow_inf_nan=False,
+        description="Time between the two tracks (negative: they overlapped in time).",
+    )
+
+    def _identity(self) -> tuple[object, ...]:
+        return (self.customer_id, *(f"{t.camera_id}/{t.track_id}" for t in self.tracks))
+
+
+class IdentityDriftAlertEvent(_EventBase):
+    """The rolling mean match score of a camera fell more than `margin` below the baseline
+    (state drifting), or came back (state recovered)."""
+
+    kind: Literal["alert.identity_drift"] = Field(
+        default="alert.identity_drift", description="Event kind."
+    )
+    state: Literal["drifting", "recovered"] = Field(description="Drift state entered.")
+    baseline_mean: float = Field(
+        ge=-1.0, le=1.0, allow_inf_nan=False, description="Expected mean match score."
+    )
+    rolling_mean: float = Field(
+        ge=-1.0, le=1.0, allow_inf_nan=False, description="Current rolling mean match score."
+    )
+    margin: float = Field(ge=0.0, allow_inf_nan=False, description="Allowed drop.")
+    samples: int = Field(ge=1, description="Scores in the rolling window.")
+
+    def _identity(self) -> tuple[object, ...]:
+        return (self.state,)
+
+
+IdentityEvent = IdentityResolvedEvent | IdentityUnknownEvent | IdentityWithdrawnEvent
+AlertEvent = FalseMergeAlertEvent | IdentityDriftAlertEvent
+
+
 TrackEvent = TrackStartedEvent | TrackUpdatedEvent | TrackEndedEvent
 Event = Annotated[
-    DetectionsEvent | TrackStartedEvent | TrackUpdatedEvent | TrackEndedEvent | CameraStatusEvent,
+    DetectionsEvent
+    | TrackStartedEvent
+    | TrackUpdatedEvent
+    | TrackEndedEvent
+    | CameraStatusEvent
+    | IdentityResolvedEvent
+    | IdentityUnknownEvent
+    | IdentityWithdrawnEvent
+    | FalseMergeAlertEvent
+    | IdentityDriftAlertEvent,
     Field(discriminator="kind"),
 ]
 EVENT_TYPES: Final = (
@@ -389,8 +537,24 @@ EVENT_TYPES: Final = (
     TrackUpdatedEvent,
     TrackEndedEvent,
     CameraStatusEvent,
+    IdentityResolvedEvent,
+    IdentityUnknownEvent,
+    IdentityWithdrawnEvent,
+    FalseMergeAlertEvent,
+    IdentityDriftAlertEvent,
 )
-EventKind = Literal["detections", "track.started", "track.updated", "track.ended", "camera.status"]
+EventKind = Literal[
+    "detections",
+    "track.started",
+    "track.updated",
+    "track.ended",
+    "camera.status",
+    "identity.resolved",
+    "identity.unknown",
+    "identity.withdrawn",
+    "alert.false_merge",
+    "alert.identity_drift",
+]
 
 _EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
 
@@ -480,11 +644,15 @@ _SAFE_TOKEN = re.compile(r"[A-Za-z0-9_-]")
 DETECTIONS_FAMILY: Final = "detections"
 TRACKS_FAMILY: Final = "tracks"
 STATUS_FAMILY: Final = "status"
+IDENTITY_FAMILY: Final = "identity"
+ALERTS_FAMILY: Final = "alerts"
 
 # Wildcards a stream or a consumer subscribes to: trinetra.<store>.<camera>.<family>
 DETECTIONS_SUBJECTS: Final = f"{SUBJECT_ROOT}.*.*.{DETECTIONS_FAMILY}"
 TRACKS_SUBJECTS: Final = f"{SUBJECT_ROOT}.*.*.{TRACKS_FAMILY}"
 STATUS_SUBJECTS: Final = f"{SUBJECT_ROOT}.*.*.{STATUS_FAMILY}"
+IDENTITY_SUBJECTS: Final = f"{SUBJECT_ROOT}.*.*.{IDENTITY_FAMILY}"
+ALERTS_SUBJECTS: Final = f"{SUBJECT_ROOT}.*.*.{ALERTS_FAMILY}"
 
 _FAMILY_BY_KIND: Final[dict[str, str]] = {
     "detections": DETECTIONS_FAMILY,
@@ -492,6 +660,11 @@ _FAMILY_BY_KIND: Final[dict[str, str]] = {
     "track.updated": TRACKS_FAMILY,
     "track.ended": TRACKS_FAMILY,
     "camera.status": STATUS_FAMILY,
+    "identity.resolved": IDENTITY_FAMILY,
+    "identity.unknown": IDENTITY_FAMILY,
+    "identity.withdrawn": IDENTITY_FAMILY,
+    "alert.false_merge": ALERTS_FAMILY,
+    "alert.identity_drift": ALERTS_FAMILY,
 }
 
 
@@ -531,6 +704,16 @@ def tracks_subject(store_id: str, camera_id: str) -> str:
 def status_subject(store_id: str, camera_id: str) -> str:
     """`trinetra.<store>.<camera>.status`: `camera.status` events."""
     return _subject(store_id, camera_id, STATUS_FAMILY)
+
+
+def identity_subject(store_id: str, camera_id: str) -> str:
+    """`trinetra.<store>.<camera>.identity`: `identity.*` events of the camera's tracks."""
+    return _subject(store_id, camera_id, IDENTITY_FAMILY)
+
+
+def alerts_subject(store_id: str, camera_id: str) -> str:
+    """`trinetra.<store>.<camera>.alerts`: `alert.*` events raised about the camera."""
+    return _subject(store_id, camera_id, ALERTS_FAMILY)
 
 
 def subject_for(event: Event) -> str:

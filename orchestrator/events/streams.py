@@ -6,8 +6,11 @@ worth more than an old one, and producers must never block on a full stream.
 `duplicate_window` is the span within which a repeated `Nats-Msg-Id` (our `event_id`) is
 dropped by the server; it must cover the publisher's longest retry, so it is minutes.
 
-Reserved for later, not created yet: IDENTITY (`trinetra.*.*.identity`) and ALERTS
-(`trinetra.*.alerts`); add a `StreamSpec` here and to `DEFAULT_STREAMS`.
+IDENTITY (`trinetra.*.*.identity`) and ALERTS (`trinetra.*.*.alerts`, per camera like every
+other family, since every event names its camera) are defined below but are not in
+`DEFAULT_STREAMS`: only the identity service publishes them, and it ensures
+`IDENTITY_STREAMS` itself (`EventPublisher(streams=IDENTITY_STREAMS)`); `ALL_STREAMS` is
+every stream, for deployment tooling.
 """
 
 from __future__ import annotations
@@ -22,7 +25,13 @@ from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, StorageType, StreamConfig, StreamInfo
 from nats.js.errors import BadRequestError
 
-from orchestrator.events.schema import DETECTIONS_SUBJECTS, STATUS_SUBJECTS, TRACKS_SUBJECTS
+from orchestrator.events.schema import (
+    ALERTS_SUBJECTS,
+    DETECTIONS_SUBJECTS,
+    IDENTITY_SUBJECTS,
+    STATUS_SUBJECTS,
+    TRACKS_SUBJECTS,
+)
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +120,32 @@ CAMERA_STATUS_STREAM: Final = StreamSpec(
 )
 
 DEFAULT_STREAMS: Final = (DETECTIONS_STREAM, TRACKS_STREAM, CAMERA_STATUS_STREAM)
+
+# Identity decisions are a few per visit, but they are what journeys and VIP alerts are
+# built on, and an audit of "why was this track called X" needs them: kept 30 days.
+IDENTITY_STREAM: Final = StreamSpec(
+    name="IDENTITY",
+    subjects=(IDENTITY_SUBJECTS,),
+    description="Identity resolved/unknown/withdrawn per track, one subject per camera.",
+    max_age_s=30 * DAY,
+    max_bytes=1 * GiB,
+    max_msg_size=64 * 1024,
+)
+
+# Alerts are rare and each may need follow-up (a false merge is a P0): kept 90 days,
+# capped per camera so one noisy camera cannot evict the others' alerts.
+ALERTS_STREAM: Final = StreamSpec(
+    name="ALERTS",
+    subjects=(ALERTS_SUBJECTS,),
+    description="Alerts (false merges, identity drift), one subject per camera.",
+    max_age_s=90 * DAY,
+    max_bytes=256 * MiB,
+    max_msg_size=64 * 1024,
+    max_msgs_per_subject=100_000,
+)
+
+IDENTITY_STREAMS: Final = (IDENTITY_STREAM, ALERTS_STREAM)
+ALL_STREAMS: Final = (*DEFAULT_STREAMS, *IDENTITY_STREAMS)
 
 
 async def ensure_stream(js: JetStreamContext, spec: StreamSpec) -> StreamInfo:

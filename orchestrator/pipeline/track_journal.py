@@ -60,6 +60,10 @@ class TrackJournal:
     def active(self) -> int:
         return len(self._tracks)
 
+    def uids(self) -> dict[int, str]:
+        """Track id -> track uid of the open tracks."""
+        return {track_id: track.uid for track_id, track in self._tracks.items()}
+
     def record(self, update: TrackUpdate, frame: FrameContext) -> list[Event]:
         events: list[Event] = []
         detections = update.detections
