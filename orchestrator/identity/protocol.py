@@ -109,6 +109,9 @@ class EraseResult(_Message):
     embeddings_removed: int = Field(ge=0, description="Gallery embeddings deleted.")
     was_active: bool = Field(description="The customer was in the active registry.")
     tracks_withdrawn: int = Field(ge=0, description="Live tracks that lost this identity.")
+    events_purged: int = Field(
+        0, ge=0, description="Stored identity/alert events naming the customer, deleted."
+    )
 
 
 class LookupRequest(_Audited):

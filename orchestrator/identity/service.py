@@ -48,6 +48,7 @@ from orchestrator.identity.crypto import (
     MissingEmbeddingKeyError,
 )
 from orchestrator.identity.enrollment import EnrollmentError, FaceAnalyzer, Photo, single_face
+from orchestrator.identity.event_purge import purge_customer_events
 from orchestrator.identity.events import to_event
 from orchestrator.identity.gallery import (
     EnrolledEmbedding,
@@ -245,7 +246,12 @@ class IdentityService:
 
         removed, was_active, outcomes = await self._run(work)
         self._publish(outcomes)
+        purged = 0
+        if self.connection.client is not None and self.connection.connected:
+            # The withdrawals just published carry no customer id; older events do.
+            purged = await purge_customer_events(self.connection.client, customer_id)
         return EraseResult(
+            events_purged=purged,
             customer_id=customer_id,
             embeddings_removed=removed,
             was_active=was_active,

@@ -1,5 +1,6 @@
 """The store node feeds tracked faces to the identity service: a camera showing an enrolled
-customer yields an identity.resolved event for that track on JetStream."""
+customer yields an identity.resolved event for that track on JetStream, and erasing the
+customer deletes those events."""
 
 from __future__ import annotations
 
@@ -79,6 +80,11 @@ async def test_enrolled_customer_on_camera_is_resolved(
                     lambda ev: any(isinstance(e, IdentityResolvedEvent) for e in ev),
                     90,
                 )
+            # erasure removes the stored events naming the customer as well
+            erased = await service.erase("obama", actor="privacy-officer", reason="request")
+            assert erased.events_purged >= 1
+            remaining = await stream_events(nats_server.url, "IDENTITY")
+            assert not [e for e in remaining if getattr(e, "customer_id", None) == "obama"]
         finally:
             await service.close()
             await publisher.close(timeout_s=2)
