@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian packages TRINETRA needs outside its virtualenvs.
+# Installs the Debian packages TRINETRA needs outside its virtualenvs (test cameras and
+# the dashboard's browser tests).
 #
 # GStreamer's RTSP server is the only way on Debian to serve real RTSP over TCP (ffmpeg
 # can read RTSP but not serve it); the tests use it to exercise the camera workers
@@ -19,6 +20,8 @@ PACKAGES=(
     gstreamer1.0-plugins-bad    # intervideosink/intervideosrc (a live, looping source)
     gstreamer1.0-plugins-ugly   # x264enc
     gstreamer1.0-libav          # avdec_msmpeg4 for the MP43 test video (vtest.avi)
+    chromium                    # headless browser for the dashboard tests
+    chromium-driver             # WebDriver for it (selenium drives it; nothing downloaded)
 )
 
 missing=()
