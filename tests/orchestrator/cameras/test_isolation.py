@@ -19,11 +19,11 @@ from collections.abc import Iterator
 import pytest
 
 from orchestrator.cameras import CameraState, CameraWorker
+from orchestrator.cameras.sample_rtsp import RtspServer, free_port
 from orchestrator.metrics import OrchestratorMetrics
 from tests.orchestrator.cameras.helpers import Recorder, camera, sample, wait_until
 from tests.orchestrator.cameras.mjpeg_server import MjpegServer
 from tests.support.media import media_path
-from tests.support.rtsp_server import RtspServer, free_port
 
 WINDOW_S = 4.0
 TARGET_FPS = 10.0
