@@ -41,7 +41,7 @@ media:
 	$(PYTHON) triton/assets.py media
 
 demo: setup
-	$(BIN)/python -m orchestrator.demo
+	$(BIN)/python -m gateway.demo
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .

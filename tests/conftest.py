@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.support.triton_server",
     "tests.support.nats_server",
     "tests.support.rtsp_server",
+    "tests.support.postgres",
 ]

@@ -107,6 +107,9 @@ class LiveViewService:
     def set_cameras(self, cameras: list[CameraConfig]) -> None:
         self._cameras = {c.id: c for c in cameras}
 
+    def set_camera(self, camera: CameraConfig) -> None:
+        self._cameras[camera.id] = camera
+
     @property
     def viewers(self) -> int:
         return len(self._peers)

@@ -1,0 +1,85 @@
+"""Per-request context: the gateway's services, the caller, and scope checks."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from starlette.websockets import WebSocket
+from strawberry.fastapi import BaseContext
+from strawberry.types import Info as _Info
+
+from gateway.api.dropping import schedule_drop
+from gateway.api.errors import UNAUTHENTICATED, UNAVAILABLE, api_error, from_auth
+from gateway.auth import AuthError, Principal, Scope
+from gateway.config import GatewaySettings
+from gateway.db import writes
+from gateway.runtime import Gateway
+
+
+class GatewayContext(BaseContext):
+    def __init__(self, gateway: Gateway, principal: Principal | None) -> None:
+        super().__init__()
+        self.gateway = gateway
+        self.principal = principal
+        self.on_slow: Callable[[str], None] | None = None
+        self._audited: set[tuple[str, str, str]] = set()
+        self._audit_lock = asyncio.Lock()
+
+    @property
+    def settings(self) -> GatewaySettings:
+        return self.gateway.settings
+
+    def require(self, *any_of: Scope) -> Principal:
+        """The caller, if they hold one of `any_of`; else a GraphQL error."""
+        if self.principal is None:
+            raise api_error("missing bearer token", UNAUTHENTICATED)
+        try:
+            self.principal.require(*any_of)
+        except AuthError as exc:
+            self.gateway.metrics.auth_failures.labels(exc.reason).inc()
+            raise from_auth(exc) from None
+        return self.principal
+
+    def slow_consumer(self, reason: str) -> None:
+        """A live feed of this context fell behind: a shared subscription's own context
+        hands it to its group (`on_slow`); a client's closes that client's WebSocket."""
+        if self.on_slow is not None:
+            self.on_slow(reason)
+        elif isinstance(self.request, WebSocket):
+            schedule_drop(
+                self.request,
+                reason,
+                self.gateway.abort_connection,
+                self.settings.live.close_grace_s,
+            )
+
+    def check_database(self) -> None:
+        if not self.gateway.schema_ready.is_set():
+            raise api_error("database unavailable; try again shortly", UNAVAILABLE)
+
+    async def audit_once(
+        self, action: str, target: str, reason: str, details: dict[str, Any] | None = None
+    ) -> None:
+        """Audit an access once per request (several fields may read the same thing)."""
+        principal = self.principal
+        assert principal is not None
+        key = (action, target, reason)
+        async with self._audit_lock:
+            if key in self._audited:
+                return
+            async with self.gateway.db.connection() as conn:
+                await writes.audit(
+                    conn,
+                    actor=principal.subject,
+                    scopes=principal.scope_names,
+                    action=action,
+                    target=target,
+                    reason=reason,
+                    details=details,
+                )
+            self._audited.add(key)
+
+
+Info = _Info[GatewayContext, None]

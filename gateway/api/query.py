@@ -1,0 +1,217 @@
+"""GraphQL queries. Every list is newest first, paginated with opaque cursors."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import strawberry
+
+from gateway.api import decorators
+from gateway.api.context import Info
+from gateway.api.errors import BAD_USER_INPUT, FORBIDDEN, api_error
+from gateway.api.pagination import check_page, check_range, decode_cursor, encode_cursor
+from gateway.api.types import (
+    Alert,
+    AlertPage,
+    Camera,
+    Detection,
+    DetectionPage,
+    IdentityEvent,
+    IdentityEventPage,
+    OccupancyPoint,
+    PageInfo,
+    Track,
+    TrackPage,
+)
+from gateway.auth import Scope
+from gateway.db import reads, writes
+
+READ = (Scope.VIEWER,)  # operator and privacy_officer imply viewer
+IDENTITY_READ = (Scope.OPERATOR, Scope.PRIVACY_OFFICER)
+
+From = Annotated[datetime, strawberry.argument(name="from", description="Start (inclusive).")]
+To = Annotated[datetime, strawberry.argument(description="End (exclusive).")]
+First = Annotated[int, strawberry.argument(description="Page size.")]
+After = Annotated[
+    str | None, strawberry.argument(description="pageInfo.endCursor of the previous page.")
+]
+StoreArg = Annotated[
+    str | None, strawberry.argument(description="Store (default: the gateway's store).")
+]
+
+
+def _store(info: Info, store_id: str | None) -> str:
+    return store_id or info.context.settings.store_id
+
+
+def _page_info(page: reads.Page, time_column: str, id_column: str) -> PageInfo:
+    cursor = None
+    if page.has_next and page.rows:
+        last = page.rows[-1]
+        cursor = encode_cursor((last[time_column], last[id_column]))
+    return PageInfo(end_cursor=cursor, has_next_page=page.has_next)
+
+
+@strawberry.type
+class Query:
+    @decorators.field(description="Cameras of a store with their live status.")
+    async def cameras(self, info: Info, store_id: StoreArg = None) -> list[Camera]:
+        info.context.require(*READ)
+        info.context.check_database()
+        async with info.context.gateway.db.connection() as conn:
+            rows = await reads.cameras(conn, _store(info, store_id))
+        return [Camera.of(row) for row in rows]
+
+    @decorators.field(description="One camera, or null.")
+    async def camera(self, info: Info, id: str, store_id: StoreArg = None) -> Camera | None:
+        info.context.require(*READ)
+        info.context.check_database()
+        async with info.context.gateway.db.connection() as conn:
+            row = await reads.camera(conn, _store(info, store_id), id)
+        return None if row is None else Camera.of(row)
+
+    @decorators.field(description="Per-frame detections of a camera in a time range.")
+    async def detections(
+        self,
+        info: Info,
+        camera_id: str,
+        from_: From,
+        to: To,
+        first: First = 100,
+        after: After = None,
+        store_id: StoreArg = None,
+    ) -> DetectionPage:
+        info.context.require(*READ)
+        limits = info.context.settings.limits
+        check_range(from_, to, limits)
+        limit, cursor = check_page(first, limits), decode_cursor(after)
+        info.context.check_database()
+        async with info.context.gateway.db.connection() as conn:
+            page = await reads.detections(
+                conn, _store(info, store_id), camera_id, from_, to, limit, cursor
+            )
+        return DetectionPage(
+            nodes=[Detection.of(r) for r in page.rows],
+            page_info=_page_info(page, "occurred_at", "event_id"),
+        )
+
+    @decorators.field(description="Tracks of a camera visible at some time in a range.")
+    async def tracks(
+        self,
+        info: Info,
+        camera_id: str,
+        from_: From,
+        to: To,
+        first: First = 100,
+        after: After = None,
+        store_id: StoreArg = None,
+    ) -> TrackPage:
+        info.context.require(*READ)
+        limits = info.context.settings.limits
+        check_range(from_, to, limits)
+        limit, cursor = check_page(first, limits), decode_cursor(after)
+        info.context.check_database()
+        async with info.context.gateway.db.connection() as conn:
+            page = await reads.tracks(
+                conn, _store(info, store_id), camera_id, from_, to, limit, cursor
+            )
+        return TrackPage(
+            nodes=[Track.of(r) for r in page.rows],
+            page_info=_page_info(page, "first_seen_at", "track_uid"),
+        )
+
+    @decorators.field(description="Alerts in a time range, optionally of one camera.")
+    async def alerts(
+        self,
+        info: Info,
+        from_: From,
+        to: To,
+        camera_id: str | None = None,
+        acknowledged: bool | None = None,
+        first: First = 100,
+        after: After = None,
+        store_id: StoreArg = None,
+    ) -> AlertPage:
+        info.context.require(*READ)
+        limits = info.context.settings.limits
+        check_range(from_, to, limits)
+        limit, cursor = check_page(first, limits), decode_cursor(after)
+        info.context.check_database()
+        async with info.context.gateway.db.connection() as conn:
+            page = await reads.alerts(
+                conn, _store(info, store_id), camera_id, from_, to, acknowledged, limit, cursor
+            )
+        return AlertPage(
+            nodes=[Alert.of(r) for r in page.rows],
+            page_info=_page_info(page, "occurred_at", "event_id"),
+        )
+
+    @decorators.field(
+        description="Identity decisions (operators and privacy officers). Every call is "
+        "audited with its reason; customer ids are visible to privacy officers only, and "
+        "only they may filter by customer."
+    )
+    async def identities(
+        self,
+        info: Info,
+        reason: str,
+        from_: From,
+        to: To,
+        camera_id: str | None = None,
+        customer_id: str | None = None,
+        first: First = 100,
+        after: After = None,
+        store_id: StoreArg = None,
+    ) -> IdentityEventPage:
+        principal = info.context.require(*IDENTITY_READ)
+        if customer_id is not None and not principal.has(Scope.PRIVACY_OFFICER):
+            raise api_error("filtering by customerId requires scope privacy_officer", FORBIDDEN)
+        if len(reason.strip()) < 3:
+            raise api_error("reason must say why identity data is read", BAD_USER_INPUT)
+        limits = info.context.settings.limits
+        check_range(from_, to, limits)
+        limit, cursor = check_page(first, limits), decode_cursor(after)
+        info.context.check_database()
+        store = _store(info, store_id)
+        async with info.context.gateway.db.connection() as conn, conn.transaction():
+            page = await reads.identity_events(
+                conn, store, camera_id, customer_id, from_, to, limit, cursor
+            )
+            # Read and audit commit together: no identity read without its audit entry.
+            await writes.audit(
+                conn,
+                actor=principal.subject,
+                scopes=principal.scope_names,
+                action="identity.read",
+                target=f"store:{store}" + (f"/camera:{camera_id}" if camera_id else ""),
+                reason=reason.strip(),
+                details={
+                    "from": from_.isoformat(),
+                    "to": to.isoformat(),
+                    "customer_id_filter": customer_id is not None,
+                    "customer_ids_visible": principal.has(Scope.PRIVACY_OFFICER),
+                    "rows": len(page.rows),
+                    "after": after,
+                },
+            )
+        return IdentityEventPage(
+            nodes=[IdentityEvent.of(r) for r in page.rows],
+            page_info=_page_info(page, "occurred_at", "event_id"),
+        )
+
+    @decorators.field(description="Occupancy per camera per minute in a time range.")
+    async def occupancy(
+        self,
+        info: Info,
+        from_: From,
+        to: To,
+        camera_ids: list[str] | None = None,
+        store_id: StoreArg = None,
+    ) -> list[OccupancyPoint]:
+        info.context.require(*READ)
+        check_range(from_, to, info.context.settings.limits)
+        info.context.check_database()
+        async with info.context.gateway.db.connection() as conn:
+            rows = await reads.occupancy(conn, _store(info, store_id), camera_ids, from_, to)
+        return [OccupancyPoint.of(r) for r in rows]

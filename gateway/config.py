@@ -1,0 +1,169 @@
+"""The gateway's settings, from the environment (prefix TRINETRA_, nested with `__`):
+
+    TRINETRA_DATABASE_URL, TRINETRA_NATS_URL, TRINETRA_JWT_SECRET, TRINETRA_STORE_ID,
+    TRINETRA_PORT, TRINETRA_TRITON__URL, TRINETRA_INGEST__BATCH_SIZE, ...
+
+Unknown keys inside a section are errors (`TRINETRA_INGEST__BATCH_SZIE` fails at start
+instead of silently keeping the default).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from orchestrator.inference import TritonSettings
+
+MiB = 1024 * 1024
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class IngestSettings(_Section):
+    enabled: bool = Field(True, description="Consume the JetStream streams into the database.")
+    streams: tuple[str, ...] = Field(
+        ("TRACKS", "DETECTIONS", "CAMERA_STATUS", "IDENTITY", "ALERTS"),
+        description="Streams to consume; one missing on the server is waited for.",
+    )
+    durable_prefix: str = Field(
+        "trinetra-gateway",
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="Durable consumer name prefix (<prefix>-<stream>); replicas share it.",
+    )
+    batch_size: int = Field(500, ge=1, le=10_000, description="Messages per fetch and commit.")
+    fetch_timeout_s: float = Field(
+        1.0, gt=0, le=30, description="Expiry of one pull request to the server."
+    )
+    batch_window_s: float = Field(
+        0.05,
+        ge=0,
+        le=5,
+        description="After the first message of a batch, wait this long for more before "
+        "writing (micro-batching when events trickle in).",
+    )
+    prefetch_batches: int = Field(
+        2, ge=1, le=16, description="Decoded batches waiting for the writer (bounded)."
+    )
+    ack_wait_s: float = Field(
+        30.0,
+        gt=0,
+        description="Server redelivers a message not acked within this; the consumer keeps "
+        "held messages alive while the database is down.",
+    )
+    max_ack_pending: int = Field(
+        20_000, ge=1, description="Unacked messages the server lets this consumer hold."
+    )
+    retry_backoff_s: tuple[float, float] = Field(
+        (0.2, 5.0), description="Database retry delay: first and largest, seconds."
+    )
+    stream_wait_s: float = Field(
+        2.0, gt=0, description="Poll interval while a stream does not exist yet."
+    )
+
+
+class LiveSettings(_Section):
+    subscriber_queue: int = Field(
+        256,
+        ge=1,
+        le=100_000,
+        description="Events buffered per subscription; a client that falls this far "
+        "behind is disconnected (close code 4008).",
+    )
+    max_subscriptions_per_connection: int = Field(
+        20, ge=1, le=1000, description="Subscriptions one WebSocket may hold."
+    )
+    close_grace_s: float = Field(
+        10.0,
+        gt=0,
+        le=300,
+        description="How long a dropped client's close frame (4008 and the reason) may "
+        "wait behind data it has not read yet before its connection is aborted instead.",
+    )
+
+
+class RetentionSettings(_Section):
+    """Deletes run by the gateway: tracks and alerts on both dialects; the time-series
+    tables and rollups only on plain PostgreSQL (TimescaleDB's retention policies in
+    sql/timescale/0003_policies.sql use the same defaults)."""
+
+    detections_days: int = Field(30, ge=1, description="Per-frame detections.")
+    track_events_days: int = Field(90, ge=1, description="Track events and tracks.")
+    identity_events_days: int = Field(30, ge=1, description="Identity decisions.")
+    camera_status_days: int = Field(30, ge=1, description="Camera status history.")
+    rollup_days: int = Field(400, ge=1, description="Per-minute camera rollups.")
+    alerts_days: int = Field(365, ge=1, description="Alerts (acknowledged or not).")
+    interval_s: float = Field(3600.0, gt=0, description="How often retention runs.")
+
+
+class LimitSettings(_Section):
+    max_upload_bytes: int = Field(
+        8 * MiB, ge=1024, description="Largest request body (frames, photos): else 413."
+    )
+    max_query_depth: int = Field(8, ge=2, le=50, description="Deepest GraphQL selection.")
+    max_query_tokens: int = Field(2000, ge=100, description="Largest GraphQL document.")
+    max_aliases: int = Field(30, ge=1, description="Aliases per GraphQL document.")
+    max_page_size: int = Field(500, ge=1, le=10_000, description="Largest `first`.")
+    max_range_days: float = Field(31.0, gt=0, description="Longest time range one query may scan.")
+
+
+class GatewaySettings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="TRINETRA_", env_nested_delimiter="__", extra="forbid", frozen=True
+    )
+
+    store_id: str = Field(
+        "store-1",
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="Default store of queries and camera registration; identity requests "
+        "go to this store's identity service.",
+    )
+    database_url: SecretStr = Field(
+        SecretStr("postgresql://postgres@127.0.0.1:5432/trinetra"),
+        description="PostgreSQL/TimescaleDB DSN (may hold a password: never logged).",
+    )
+    db_pool_size: int = Field(10, ge=2, le=200, description="Most database connections.")
+    db_statement_timeout_s: float = Field(
+        15.0, gt=0, description="Longest database call before it is abandoned."
+    )
+    migrate_on_start: bool = Field(
+        True,
+        description="Apply pending migrations at start (advisory-locked, so replicas may "
+        "all do it); set false where `python -m gateway.migrate` runs as a deploy step.",
+    )
+    nats_url: str = Field("nats://127.0.0.1:4222", description="NATS server(s), comma separated.")
+    jwt_secret: SecretStr = Field(
+        min_length=32, description="HS256 key that signs bearer tokens (32+ characters)."
+    )
+    jwt_issuer: str | None = Field(None, description="Required `iss` claim, when set.")
+    jwt_audience: str | None = Field(None, description="Required `aud` claim, when set.")
+    jwt_leeway_s: float = Field(30.0, ge=0, le=300, description="Clock skew allowed on exp.")
+    host: str = Field("127.0.0.1", description="Address the HTTP server binds.")
+    port: int = Field(8080, ge=0, le=65535, description="Port the HTTP server binds.")
+    triton: TritonSettings = Field(
+        default_factory=TritonSettings, description="Triton access for process-frame."
+    )
+    identity_timeout_s: float = Field(
+        30.0, gt=0, description="Deadline of identity service requests (enrol runs models)."
+    )
+    rollup_refresh_s: float = Field(
+        10.0, gt=0, description="Plain PostgreSQL only: how often per-minute rollups refresh."
+    )
+    ingest: IngestSettings = Field(default_factory=IngestSettings, description="Bus ingest.")
+    live: LiveSettings = Field(default_factory=LiveSettings, description="Subscriptions.")
+    retention: RetentionSettings = Field(
+        default_factory=RetentionSettings, description="Data retention."
+    )
+    limits: LimitSettings = Field(default_factory=LimitSettings, description="Request limits.")
+    graphiql: bool = Field(False, description="Serve the GraphiQL IDE at /graphql.")
+    log_json: bool = Field(True, description="Structured JSON logs (one object per line).")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="Root log level."
+    )
+
+    @property
+    def nats_servers(self) -> list[str]:
+        return [url.strip() for url in self.nats_url.split(",") if url.strip()]

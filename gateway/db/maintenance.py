@@ -1,0 +1,183 @@
+"""What the database does not do by itself: rollups and retention.
+
+On plain PostgreSQL (gateway/db/dialect.py) the gateway refreshes `camera_minute` every
+few seconds, incrementally: it recomputes every minute that received rows since its last
+watermark (by `ingested_at`, so late and replayed events count), minus an overlap that
+covers ingest transactions still open at the previous refresh. It also deletes expired
+rows of the time-series tables. On TimescaleDB the continuous aggregate and the retention
+policies (sql/timescale/) do both. On both, the gateway expires the plain tables that no
+Timescale policy covers (`tracks`, `alerts`).
+
+Every statement is safe to run from several replicas at once (a transaction-level
+advisory lock makes concurrent refreshes take turns).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Final
+
+import asyncpg
+
+from gateway.config import RetentionSettings
+from gateway.db.database import Database
+from gateway.db.dialect import Dialect
+from gateway.metrics import GatewayMetrics
+
+log = logging.getLogger(__name__)
+
+ROLLUP: Final = "camera_minute"
+# Longest an ingest transaction may stay open and still be counted by the next refresh.
+REFRESH_OVERLAP: Final = timedelta(minutes=1)
+_EPOCH: Final = datetime(2000, 1, 1, tzinfo=UTC)
+_REFRESH_LOCK: Final = 0x726F6C6C7570  # "rollup"
+# Rows deleted per statement, so retention never holds long locks.
+_DELETE_CHUNK: Final = 10_000
+
+_REFRESH_SQL: Final = """
+WITH touched AS (
+    SELECT DISTINCT store_id, camera_id,
+           date_bin(INTERVAL '1 minute', occurred_at, TIMESTAMPTZ '2000-01-01') AS bucket
+    FROM detections
+    WHERE ingested_at >= $1 AND ingested_at < $2
+)
+INSERT INTO camera_minute (store_id, camera_id, bucket, frames, person_sum, person_max)
+SELECT t.store_id, t.camera_id, t.bucket,
+       count(*), sum(d.person_count), max(d.person_count)
+FROM touched t
+JOIN detections d
+  ON d.store_id = t.store_id AND d.camera_id = t.camera_id
+ AND d.occurred_at >= t.bucket AND d.occurred_at < t.bucket + INTERVAL '1 minute'
+GROUP BY t.store_id, t.camera_id, t.bucket
+ON CONFLICT (store_id, camera_id, bucket) DO UPDATE
+    SET frames = EXCLUDED.frames,
+        person_sum = EXCLUDED.person_sum,
+        person_max = EXCLUDED.person_max
+"""
+
+
+async def refresh_rollups(conn: asyncpg.Connection) -> int:
+    """Plain PostgreSQL: bring camera_minute up to date; returns minutes rewritten."""
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", _REFRESH_LOCK)
+        until: datetime = await conn.fetchval("SELECT clock_timestamp()")
+        since: datetime | None = await conn.fetchval(
+            "SELECT watermark FROM rollup_state WHERE name = $1", ROLLUP
+        )
+        start = _EPOCH if since is None else since
+        status = await conn.execute(_REFRESH_SQL, start - REFRESH_OVERLAP, until)
+        await conn.execute(
+            """
+            INSERT INTO rollup_state (name, watermark) VALUES ($1, $2)
+            ON CONFLICT (name) DO UPDATE SET watermark = EXCLUDED.watermark
+            """,
+            ROLLUP,
+            until,
+        )
+    return int(status.rsplit(" ", 1)[-1])
+
+
+def _retention_plan(dialect: Dialect, r: RetentionSettings) -> list[tuple[str, str, int]]:
+    """(table, time column, days) the gateway expires under `dialect`."""
+    plan = [
+        ("tracks", "last_seen_at", r.track_events_days),
+        ("alerts", "occurred_at", r.alerts_days),
+    ]
+    if dialect.gateway_maintains_timeseries:
+        plan += [
+            ("detections", "occurred_at", r.detections_days),
+            ("track_events", "occurred_at", r.track_events_days),
+            ("identity_events", "occurred_at", r.identity_events_days),
+            ("camera_status_events", "occurred_at", r.camera_status_days),
+            ("camera_minute", "bucket", r.rollup_days),
+        ]
+    return plan
+
+
+async def apply_retention(
+    conn: asyncpg.Connection, dialect: Dialect, settings: RetentionSettings
+) -> dict[str, int]:
+    """Delete expired rows, a chunk per statement; returns rows deleted per table."""
+    deleted: dict[str, int] = {}
+    for table, column, days in _retention_plan(dialect, settings):
+        total = 0
+        while True:
+            status = await conn.execute(
+                f"""
+                DELETE FROM {table} WHERE ctid = ANY (ARRAY(
+                    SELECT ctid FROM {table}
+                    WHERE {column} < now() - make_interval(days => $1)
+                    LIMIT {_DELETE_CHUNK}))
+                """,
+                days,
+            )
+            count = int(status.rsplit(" ", 1)[-1])
+            total += count
+            if count < _DELETE_CHUNK:
+                break
+        deleted[table] = total
+    return deleted
+
+
+class Maintenance:
+    """Runs the refresh (plain PostgreSQL) and retention loops until stopped."""
+
+    def __init__(
+        self,
+        db: Database,
+        dialect: Dialect,
+        retention: RetentionSettings,
+        metrics: GatewayMetrics,
+        refresh_every_s: float,
+    ) -> None:
+        self._db = db
+        self._dialect = dialect
+        self._retention = retention
+        self._metrics = metrics
+        self._refresh_every = refresh_every_s
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def start(self) -> None:
+        if self._tasks:
+            return
+        self._tasks.append(asyncio.create_task(self._retention_forever(), name="retention"))
+        if self._dialect.gateway_maintains_timeseries:
+            self._tasks.append(asyncio.create_task(self._refresh_forever(), name="rollups"))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+
+    async def refresh_now(self) -> None:
+        started = time.perf_counter()
+        async with self._db.connection() as conn:
+            await refresh_rollups(conn)
+        self._metrics.rollup_refresh_seconds.observe(time.perf_counter() - started)
+
+    async def _refresh_forever(self) -> None:
+        while True:
+            try:
+                await self.refresh_now()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("rollup refresh failed: %r", exc)
+            await asyncio.sleep(self._refresh_every)
+
+    async def _retention_forever(self) -> None:
+        while True:
+            try:
+                async with self._db.connection() as conn:
+                    deleted = await apply_retention(conn, self._dialect, self._retention)
+                for table, count in deleted.items():
+                    self._metrics.retention_deleted.labels(table).inc(count)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("retention failed: %r", exc)
+            await asyncio.sleep(self._retention.interval_s)

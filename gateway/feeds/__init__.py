@@ -1,0 +1,2 @@
+"""Live event feeds for GraphQL subscriptions: NATS core subscriptions fanned out to
+bounded per-client queues."""

@@ -1,0 +1,128 @@
+"""The gateway's Prometheus metrics, on its own registry (served at /metrics)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+
+class GatewayMetrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        r = self.registry
+        # ingest
+        self.ingest_fetched = Counter(
+            "trinetra_gateway_ingest_fetched",
+            "Messages fetched from JetStream.",
+            ["stream"],
+            registry=r,
+        )
+        self.ingest_stored = Counter(
+            "trinetra_gateway_ingest_stored",
+            "Events newly stored in the database.",
+            ["stream"],
+            registry=r,
+        )
+        self.ingest_duplicates = Counter(
+            "trinetra_gateway_ingest_duplicates",
+            "Redelivered events already stored (not stored again).",
+            ["stream"],
+            registry=r,
+        )
+        self.ingest_rejected = Counter(
+            "trinetra_gateway_ingest_rejected",
+            "Messages refused by the event schema or the database (kept in rejected_events).",
+            ["stream"],
+            registry=r,
+        )
+        self.ingest_write_errors = Counter(
+            "trinetra_gateway_ingest_write_errors",
+            "Failed batch writes, retried: transient (database away) or other.",
+            ["stream", "kind"],
+            registry=r,
+        )
+        self.ingest_ack_errors = Counter(
+            "trinetra_gateway_ingest_ack_errors",
+            "Batches whose acks could not be sent (they are redelivered and deduplicated).",
+            ["stream"],
+            registry=r,
+        )
+        self.ingest_paused = Gauge(
+            "trinetra_gateway_ingest_paused",
+            "1 while a stream's consumption waits for the database.",
+            ["stream"],
+            registry=r,
+        )
+        self.ingest_lag_seconds = Gauge(
+            "trinetra_gateway_ingest_lag_seconds",
+            "Now minus published_at of the newest event of the last stored batch.",
+            ["stream"],
+            registry=r,
+        )
+        self.ingest_batch_seconds = Histogram(
+            "trinetra_gateway_ingest_batch_seconds",
+            "Time to store one batch (one transaction).",
+            ["stream"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+            registry=r,
+        )
+        # live subscriptions
+        self.live_subscribers = Gauge(
+            "trinetra_gateway_live_subscribers",
+            "Open GraphQL subscriptions.",
+            ["topic"],
+            registry=r,
+        )
+        self.live_delivered = Counter(
+            "trinetra_gateway_live_delivered",
+            "Events queued to subscribers.",
+            ["topic"],
+            registry=r,
+        )
+        self.live_dropped_clients = Counter(
+            "trinetra_gateway_live_dropped_clients",
+            "Subscribers disconnected for falling behind (their queue overflowed).",
+            ["topic"],
+            registry=r,
+        )
+        self.live_bad_messages = Counter(
+            "trinetra_gateway_live_bad_messages",
+            "Bus messages the schema refused (not forwarded).",
+            ["topic"],
+            registry=r,
+        )
+        # API
+        self.requests = Counter(
+            "trinetra_gateway_http_requests",
+            "HTTP requests by route and status class.",
+            ["route", "status"],
+            registry=r,
+        )
+        self.graphql_errors = Counter(
+            "trinetra_gateway_graphql_errors",
+            "GraphQL errors by code (UNAUTHENTICATED, FORBIDDEN, BAD_USER_INPUT, ...).",
+            ["code"],
+            registry=r,
+        )
+        self.auth_failures = Counter(
+            "trinetra_gateway_auth_failures",
+            "Requests refused for a missing, invalid or expired token, or a missing scope.",
+            ["reason"],
+            registry=r,
+        )
+        self.frames_processed = Counter(
+            "trinetra_gateway_frames_processed",
+            "process-frame requests by outcome.",
+            ["outcome"],
+            registry=r,
+        )
+        self.rollup_refresh_seconds = Histogram(
+            "trinetra_gateway_rollup_refresh_seconds",
+            "Plain PostgreSQL: time to refresh the per-minute rollups.",
+            registry=r,
+        )
+        self.retention_deleted = Counter(
+            "trinetra_gateway_retention_deleted",
+            "Rows deleted by retention, by table.",
+            ["table"],
+            registry=r,
+        )

@@ -1,0 +1,1 @@
+"""REST endpoints: health, readiness, metrics and process-frame."""

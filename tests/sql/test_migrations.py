@@ -1,0 +1,171 @@
+"""Migrations on a real PostgreSQL 18 (the plain-PostgreSQL path; no TimescaleDB build
+exists here, so its folder is only checked for structure and isolation)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from gateway.db import dialect as dialects
+from gateway.db.dialect import Dialect
+from gateway.db.migrations import SQL_ROOT, MigrationError, migrate, plan
+
+pytestmark = pytest.mark.timeout(120)
+
+ROOT = Path(__file__).resolve().parents[2]
+TABLES = {
+    "cameras",
+    "camera_status_events",
+    "detections",
+    "track_events",
+    "tracks",
+    "identity_events",
+    "erased_customers",
+    "alerts",
+    "rejected_events",
+    "audit_log",
+    "camera_minute",
+    "rollup_state",
+    "schema_migrations",
+    "schema_dialect",
+}
+
+
+async def tables(conn: asyncpg.Connection) -> set[str]:
+    rows = await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+    return {row["tablename"] for row in rows}
+
+
+async def test_migrations_apply_once_and_a_second_run_changes_nothing(
+    empty_database_url: str,
+) -> None:
+    conn = await asyncpg.connect(empty_database_url)
+    try:
+        assert await dialects.detect(conn) is Dialect.POSTGRES
+        first = await migrate(conn)
+        assert first.dialect is Dialect.POSTGRES
+        assert first.applied == ("migrations/0001_core", "postgres/0001_rollups")
+        assert await tables(conn) == TABLES
+        second = await migrate(conn)
+        assert second.applied == ()
+        assert second.already_applied == first.applied
+        assert await dialects.recorded(conn) is Dialect.POSTGRES
+        ledger = await conn.fetch("SELECT name, checksum FROM schema_migrations ORDER BY name")
+        assert [(r["name"], r["checksum"]) for r in ledger] == [
+            (m.name, m.checksum) for m in plan(Dialect.POSTGRES)
+        ]
+    finally:
+        await conn.close()
+
+
+async def test_concurrent_runs_take_turns(empty_database_url: str) -> None:
+    conns = [await asyncpg.connect(empty_database_url) for _ in range(3)]
+    try:
+        reports = await asyncio.gather(*(migrate(c) for c in conns))
+    finally:
+        for conn in conns:
+            await conn.close()
+    applied = sorted(len(r.applied) for r in reports)
+    assert applied == [0, 0, 2]
+
+
+def test_the_migrate_command_runs_twice(empty_database_url: str) -> None:
+    command = [sys.executable, "-m", "gateway.migrate", "--database-url", empty_database_url]
+    first = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.split() == [
+        "applied",
+        "migrations/0001_core",
+        "applied",
+        "postgres/0001_rollups",
+    ]
+    second = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert second.returncode == 0, second.stderr
+    assert second.stdout == ""
+    assert "0 applied, 2 already applied" in second.stderr
+    unreachable = subprocess.run(
+        [sys.executable, "-m", "gateway.migrate", "--database-url", "postgresql://x@127.0.0.1:1/x"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert unreachable.returncode == 2
+    assert "cannot connect to the database" in unreachable.stderr
+
+
+async def test_an_edited_applied_migration_is_refused(
+    empty_database_url: str, tmp_path: Path
+) -> None:
+    root = tmp_path / "sql"
+    shutil.copytree(SQL_ROOT, root)
+    conn = await asyncpg.connect(empty_database_url)
+    try:
+        await migrate(conn, root)
+        core = root / "migrations" / "0001_core.sql"
+        core.write_text(core.read_text() + "\n-- an innocent edit\n")
+        with pytest.raises(MigrationError, match="changed after it was applied"):
+            await migrate(conn, root)
+        # a new file is applied; a failing one is rolled back and reported
+        (root / "migrations" / "0002_extra.sql").write_text("CREATE TABLE extra (id int);")
+        core.write_text(core.read_text().replace("\n-- an innocent edit\n", ""))
+        assert (await migrate(conn, root)).applied == ("migrations/0002_extra",)
+        (root / "migrations" / "0003_broken.sql").write_text(
+            "CREATE TABLE half (id int); SELECT no_such_function();"
+        )
+        with pytest.raises(MigrationError, match="0003_broken failed"):
+            await migrate(conn, root)
+        assert "half" not in await tables(conn)
+    finally:
+        await conn.close()
+
+
+TIMESCALE_ONLY = re.compile(
+    r"timescaledb|create_hypertable|time_bucket|add_\w+_policy|by_range", re.IGNORECASE
+)
+
+
+def test_timescale_sql_lives_in_one_folder() -> None:
+    """Everything Timescale-specific is in sql/timescale/ (and nowhere in the queries);
+    the plain-PostgreSQL path builds the same names."""
+    for path in SQL_ROOT.rglob("*.sql"):
+        if path.parent.name != "timescale":
+            code = re.sub(r"--.*$", "", path.read_text(), flags=re.MULTILINE)
+            assert not TIMESCALE_ONLY.search(code), path
+    for path in (ROOT / "gateway").rglob("*.py"):
+        text = path.read_text()
+        if path.name != "dialect.py":
+            assert not re.search(r"create_hypertable|time_bucket|timescaledb\.", text), path
+    timescale = plan(Dialect.TIMESCALE)
+    assert [m.name for m in timescale] == [
+        "migrations/0001_core",
+        "timescale/0001_hypertables",
+        "timescale/0002_continuous_aggregates",
+        "timescale/0003_policies",
+    ]
+    aggregates = next(m for m in timescale if m.name.endswith("continuous_aggregates"))
+    assert not aggregates.transactional
+    statements = aggregates.statements()
+    assert len(statements) == 2
+    assert statements[0].startswith("CREATE MATERIALIZED VIEW IF NOT EXISTS camera_minute")
+    # The aggregate exposes the columns the occupancy query reads from the rollup table.
+    for column in ("store_id", "camera_id", "bucket", "frames", "person_sum", "person_max"):
+        assert re.search(rf"\b{column}\b", statements[0]), column
+    hypertables = re.findall(r"create_hypertable\('(\w+)'", timescale[1].sql)
+    assert hypertables == ["detections", "track_events", "identity_events", "camera_status_events"]
+
+
+def test_every_sql_file_parses_with_the_postgresql_parser() -> None:
+    """The TimescaleDB folder cannot run here; at least PostgreSQL's own grammar
+    (libpg_query, via pglast) must accept every statement of every dialect."""
+    pglast = pytest.importorskip("pglast", reason="pglast is a dev dependency")
+    for path in sorted(SQL_ROOT.rglob("*.sql")):
+        statements = pglast.parse_sql(path.read_text())
+        assert statements, path
