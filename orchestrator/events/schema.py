@@ -52,6 +52,7 @@ from pydantic import (
     Field,
     TypeAdapter,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
@@ -200,6 +201,15 @@ class _EventBase(_Frozen):
     schema_version: Literal[1] = Field(
         default=SCHEMA_VERSION, description="Version of this schema the event follows."
     )
+
+    @field_validator("schema_version", mode="before")
+    @classmethod
+    def _not_a_bool(cls, value: object) -> object:
+        # JSON `true` would pass as the literal 1 in lax mode.
+        if isinstance(value, bool):
+            raise ValueError("schema_version must be an integer")
+        return value
+
     event_id: uuid.UUID = Field(
         default=uuid.UUID(int=0),
         description="Unique, deterministic id (see module docs); the JetStream dedup key.",
@@ -609,14 +619,19 @@ def decode(payload: bytes | bytearray | memoryview | str) -> Event:
     """Parse and validate a wire payload; raises `SchemaError` (or its subclass
     `UnsupportedSchemaVersionError`) for anything that is not a valid event."""
     data = bytes(payload) if isinstance(payload, memoryview) else payload
+    # Fast path: one pass in pydantic-core. Only a refused payload is parsed again, to
+    # explain the refusal (version first, so a newer producer gets a clear error rather
+    # than a list of field differences).
+    try:
+        return _EVENT_ADAPTER.validate_json(data)
+    except ValidationError as exc:
+        failure = exc
     try:
         raw: Any = json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
         raise SchemaError(f"payload is not valid JSON: {exc}") from exc
     if not isinstance(raw, dict):
         raise SchemaError("payload must be a JSON object")
-    # Checked before field validation so a newer producer gets a clear version error
-    # instead of a list of field differences.
     if "schema_version" not in raw:
         raise SchemaError("payload has no schema_version")
     version = raw["schema_version"]
@@ -627,10 +642,7 @@ def decode(payload: bytes | bytearray | memoryview | str) -> Event:
     kind = raw.get("kind")
     if kind is not None and kind not in _KINDS:
         raise SchemaError(f"unknown event kind {kind!r}")
-    try:
-        return _EVENT_ADAPTER.validate_json(data)
-    except ValidationError as exc:
-        raise SchemaError(f"invalid {kind or 'event'} payload: {exc}") from exc
+    raise SchemaError(f"invalid {kind or 'event'} payload: {failure}") from failure
 
 
 _KINDS: Final = frozenset(t.model_fields["kind"].default for t in EVENT_TYPES)
