@@ -67,6 +67,10 @@ def _open_capture(target: str, open_timeout_s: float, read_timeout_s: float) -> 
     return cv2.VideoCapture(target, cv2.CAP_FFMPEG, params)
 
 
+# Consecutive undecodable frames tolerated before the stream is treated as broken.
+MAX_CONSECUTIVE_DECODE_ERRORS = 25
+
+
 class RtspSource:
     """An RTSP(S) camera read over TCP (FrameSource)."""
 
@@ -83,6 +87,7 @@ class RtspSource:
         self._open_timeout_s = open_timeout_s
         self._read_timeout_s = read_timeout_s
         self._capture: cv2.VideoCapture | None = None
+        self._decode_errors = 0
 
     def open(self) -> None:
         ensure_ffmpeg_capture_options()
@@ -98,7 +103,17 @@ class RtspSource:
         if self._capture is None:
             raise SourceError("read before open")
         started = time.monotonic()
-        ok, image = self._capture.read()
+        try:
+            ok, image = self._capture.read()
+        except cv2.error as exc:
+            # A frame FFmpeg could not turn into a picture (seen on the first frames of a
+            # fresh H.264 session): a corrupt frame, counted by the validator, not a lost
+            # stream, unless it keeps happening.
+            self._decode_errors += 1
+            if self._decode_errors > MAX_CONSECUTIVE_DECODE_ERRORS:
+                raise SourceError(f"{self._display}: frames keep failing to decode: {exc}") from exc
+            return SourceFrame(None, None)
+        self._decode_errors = 0
         if not ok or image is None:
             elapsed = time.monotonic() - started
             if elapsed >= self._read_timeout_s * 0.9:
