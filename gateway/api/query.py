@@ -45,6 +45,17 @@ def _store(info: Info, store_id: str | None) -> str:
     return store_id or info.context.settings.store_id
 
 
+def _paging(
+    info: Info, from_: datetime, to: datetime, first: int, after: str | None
+) -> tuple[int, reads.Key | None]:
+    """Check a time-range page request against the limits: (limit, cursor)."""
+    limits = info.context.settings.limits
+    check_range(from_, to, limits)
+    limit, cursor = check_page(first, limits), decode_cursor(after)
+    info.context.check_database()
+    return limit, cursor
+
+
 def _page_info(page: reads.Page, time_column: str, id_column: str) -> PageInfo:
     cursor = None
     if page.has_next and page.rows:
@@ -83,10 +94,7 @@ class Query:
         store_id: StoreArg = None,
     ) -> DetectionPage:
         info.context.require(*READ)
-        limits = info.context.settings.limits
-        check_range(from_, to, limits)
-        limit, cursor = check_page(first, limits), decode_cursor(after)
-        info.context.check_database()
+        limit, cursor = _paging(info, from_, to, first, after)
         async with info.context.gateway.db.connection() as conn:
             page = await reads.detections(
                 conn, _store(info, store_id), camera_id, from_, to, limit, cursor
@@ -108,10 +116,7 @@ class Query:
         store_id: StoreArg = None,
     ) -> TrackPage:
         info.context.require(*READ)
-        limits = info.context.settings.limits
-        check_range(from_, to, limits)
-        limit, cursor = check_page(first, limits), decode_cursor(after)
-        info.context.check_database()
+        limit, cursor = _paging(info, from_, to, first, after)
         async with info.context.gateway.db.connection() as conn:
             page = await reads.tracks(
                 conn, _store(info, store_id), camera_id, from_, to, limit, cursor
@@ -134,10 +139,7 @@ class Query:
         store_id: StoreArg = None,
     ) -> AlertPage:
         info.context.require(*READ)
-        limits = info.context.settings.limits
-        check_range(from_, to, limits)
-        limit, cursor = check_page(first, limits), decode_cursor(after)
-        info.context.check_database()
+        limit, cursor = _paging(info, from_, to, first, after)
         async with info.context.gateway.db.connection() as conn:
             page = await reads.alerts(
                 conn, _store(info, store_id), camera_id, from_, to, acknowledged, limit, cursor
@@ -169,10 +171,7 @@ class Query:
             raise api_error("filtering by customerId requires scope privacy_officer", FORBIDDEN)
         if len(reason.strip()) < 3:
             raise api_error("reason must say why identity data is read", BAD_USER_INPUT)
-        limits = info.context.settings.limits
-        check_range(from_, to, limits)
-        limit, cursor = check_page(first, limits), decode_cursor(after)
-        info.context.check_database()
+        limit, cursor = _paging(info, from_, to, first, after)
         store = _store(info, store_id)
         async with info.context.gateway.db.connection() as conn, conn.transaction():
             page = await reads.identity_events(
