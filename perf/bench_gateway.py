@@ -53,7 +53,7 @@ from gateway.db.migrations import migrate
 from gateway.ingest.service import IngestService
 from gateway.metrics import GatewayMetrics
 from orchestrator.events.connection import NatsConnection
-from orchestrator.events.local_nats import NatsServer, free_port
+from orchestrator.events.local_nats import NatsServer
 from orchestrator.events.publisher import EventPublisher
 from orchestrator.events.schema import (
     BoundingBox,
@@ -66,6 +66,7 @@ from orchestrator.events.schema import (
     subject_for,
 )
 from orchestrator.events.streams import ALL_STREAMS
+from orchestrator.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "bench-secret-of-at-least-thirty-two-characters"

@@ -24,7 +24,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Final
 
-from orchestrator.events.local_nats import free_port
+from orchestrator.ports import free_port
 
 __all__ = ["LocalPostgres", "LocalPostgresError", "postgres_bin_dir"]
 

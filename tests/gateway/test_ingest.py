@@ -22,9 +22,9 @@ from gateway.db.database import Database
 from gateway.ingest.service import IngestService
 from gateway.metrics import GatewayMetrics
 from orchestrator.events.connection import NatsConnection
-from orchestrator.events.local_nats import free_port
 from orchestrator.events.publisher import EventPublisher
 from orchestrator.events.schema import encode, subject_for, tracks_subject
+from orchestrator.ports import free_port
 from tests.gateway.helpers import (
     SECRET,
     STORE,

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.events.local_nats import NatsServer, NatsServerError, find_nats_server, free_port
+from orchestrator.events.local_nats import NatsServer, NatsServerError, find_nats_server
+from orchestrator.ports import free_port
 
 __all__ = [
     "NatsServer",

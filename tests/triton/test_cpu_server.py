@@ -5,7 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from orchestrator.inference.local_server import free_port
+from orchestrator.ports import free_port
 from tests.support.triton_server import LAUNCHER, ROOT
 
 
