@@ -13,9 +13,9 @@ buffered by the publisher, cameras reconnect on their own.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -39,6 +39,16 @@ from orchestrator.pipeline.track_journal import FrameContext, TrackJournal
 from orchestrator.tracking import ByteTracker
 
 log = logging.getLogger(__name__)
+
+# No single shutdown step may hold the others up (a peer that never answers a close).
+SHUTDOWN_STEP_S = 10.0
+
+
+async def _bounded(step: Awaitable[object], what: str) -> None:
+    try:
+        await asyncio.wait_for(step, SHUTDOWN_STEP_S)
+    except TimeoutError:
+        log.warning("shutdown step timed out", extra={"step": what})
 
 
 @dataclass
@@ -128,9 +138,8 @@ class StoreNode:
             await camera.worker.stop(grace_s=5)
             for task in camera.tasks:
                 task.cancel()
-            for task in camera.tasks:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            if camera.tasks:
+                await asyncio.wait(camera.tasks, timeout=SHUTDOWN_STEP_S)
             # A clean stop ends the open tracks, then saves the id counter, so the next
             # run hands out fresh ids. (After a crash the last periodic checkpoint still
             # holds the open tracks, and they continue or end as "lost".)
@@ -138,14 +147,14 @@ class StoreNode:
                 for event in camera.journal.end_all(camera.last_frame, "shutdown"):
                     self.publisher.publish(event)
             camera.tracker.clear()
-            await self._checkpoint(camera)
-        await self.batcher.close()
+            await _bounded(self._checkpoint(camera), "checkpoint")
+        await _bounded(self.batcher.close(), "batcher")
         if self.identity:
-            await self.identity.close()
-        await self.health.close()
-        await self.publisher.close()
-        await self.client.close()
-        await self.connection.close()
+            await _bounded(self.identity.close(), "identity feed")
+        await _bounded(self.health.close(), "health endpoint")
+        await _bounded(self.publisher.close(), "publisher")
+        await _bounded(self.client.close(), "triton client")
+        await _bounded(self.connection.close(), "nats connection")
         self._stopped.set()
 
     async def __aenter__(self) -> StoreNode:

@@ -249,7 +249,12 @@ class IdentityService:
         purged = 0
         if self.connection.client is not None and self.connection.connected:
             # The withdrawals just published carry no customer id; older events do.
-            purged = await purge_customer_events(self.connection.client, customer_id)
+            try:
+                purged = await asyncio.wait_for(
+                    purge_customer_events(self.connection.client, customer_id), 30
+                )
+            except TimeoutError:
+                log.error("erase: purging stored events timed out", extra={"customer": "<hidden>"})
         return EraseResult(
             events_purged=purged,
             customer_id=customer_id,
