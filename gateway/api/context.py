@@ -72,8 +72,7 @@ class GatewayContext(BaseContext):
             async with self.gateway.db.connection() as conn:
                 await writes.audit(
                     conn,
-                    actor=principal.subject,
-                    scopes=principal.scope_names,
+                    principal,
                     action=action,
                     target=target,
                     reason=reason,

@@ -83,8 +83,7 @@ async def _audit(
     async with context.gateway.db.connection() as conn:
         await writes.audit(
             conn,
-            actor=principal.subject,
-            scopes=principal.scope_names,
+            principal,
             action=action,
             target=target,
             reason=reason,
@@ -132,8 +131,7 @@ class Mutation:
                 raise api_error(str(exc), CONFLICT) from None
             await writes.audit(
                 conn,
-                actor=principal.subject,
-                scopes=principal.scope_names,
+                principal,
                 action="camera.register",
                 target=f"camera:{store}/{camera.id}",
                 reason=None,
@@ -165,8 +163,7 @@ class Mutation:
             row = await writes.update_camera(conn, store, id, merged)
             await writes.audit(
                 conn,
-                actor=principal.subject,
-                scopes=principal.scope_names,
+                principal,
                 action="camera.update",
                 target=f"camera:{store}/{id}",
                 reason=None,
@@ -186,8 +183,7 @@ class Mutation:
                 raise api_error(f"no alert {id}", NOT_FOUND)
             await writes.audit(
                 conn,
-                actor=principal.subject,
-                scopes=principal.scope_names,
+                principal,
                 action="alert.acknowledge",
                 target=f"alert:{id}",
                 reason=note,
@@ -261,8 +257,7 @@ class Mutation:
             redacted = await writes.forget_customer(conn, customer, datetime.now(UTC))
             await writes.audit(
                 conn,
-                actor=principal.subject,
-                scopes=principal.scope_names,
+                principal,
                 action="customer.erase",
                 target=target,
                 reason=why,

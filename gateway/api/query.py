@@ -180,8 +180,7 @@ class Query:
             # Read and audit commit together: no identity read without its audit entry.
             await writes.audit(
                 conn,
-                actor=principal.subject,
-                scopes=principal.scope_names,
+                principal,
                 action="identity.read",
                 target=f"store:{store}" + (f"/camera:{camera_id}" if camera_id else ""),
                 reason=reason.strip(),

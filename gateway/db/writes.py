@@ -9,6 +9,7 @@ from typing import Any
 
 import asyncpg
 
+from gateway.auth import Principal
 from gateway.db.reads import ALERT_COLUMNS, CAMERA_COLUMNS
 
 
@@ -98,9 +99,8 @@ async def acknowledge_alert(
 
 async def audit(
     conn: asyncpg.Connection,
+    principal: Principal,
     *,
-    actor: str,
-    scopes: list[str],
     action: str,
     target: str,
     reason: str | None,
@@ -112,8 +112,8 @@ async def audit(
         INSERT INTO audit_log (actor, scopes, action, target, reason, details)
         VALUES ($1, $2, $3, $4, $5, $6)
         """,
-        actor,
-        scopes,
+        principal.subject,
+        principal.scope_names,
         action,
         target,
         reason,
