@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Callable
-
 import nats
 
 from orchestrator.events.schema import Event, decode
@@ -34,11 +30,3 @@ async def stream_events(url: str, stream: str) -> list[Event]:
         return events
     finally:
         await nc.close()
-
-
-async def wait_until(condition: Callable[[], bool], timeout_s: float, poll_s: float = 0.1) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout_s} s")
-        await asyncio.sleep(poll_s)
