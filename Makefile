@@ -41,7 +41,7 @@ media:
 	$(PYTHON) triton/assets.py media
 
 demo: setup
-	$(BIN)/python -m gateway.demo
+	$(BIN)/python -m devservices.demo
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
@@ -49,7 +49,7 @@ lint: $(VENV)/.installed
 
 # Each python-backend model is its own `model.py` module, so each is checked on its own.
 typecheck: $(VENV)/.installed
-	$(BIN)/mypy orchestrator gateway ensembles/ops ensembles/triton_io.py triton perf tests
+	$(BIN)/mypy trinetra orchestrator identity gateway analytics devservices ensembles/ops ensembles/triton_io.py triton perf tests
 	for model in ensembles/repository/*/1/model.py; do $(BIN)/mypy $$model || exit 1; done
 
 test: setup lint typecheck

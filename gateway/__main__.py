@@ -18,7 +18,7 @@ from gateway.app import create_app
 from gateway.config import GatewaySettings
 from gateway.runtime import Gateway
 from gateway.serve import build_server
-from orchestrator.logs import configure_logging
+from trinetra.logs import configure_logging
 
 
 def main(argv: Sequence[str] | None = None) -> int:

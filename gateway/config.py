@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from orchestrator.inference import TritonSettings
+from trinetra.inference import TritonSettings
 
 MiB = 1024 * 1024
 

@@ -27,9 +27,9 @@ from gateway.db.migrations import migrate
 from gateway.feeds.hub import LiveHub
 from gateway.ingest.service import IngestService
 from gateway.metrics import GatewayMetrics
-from orchestrator.events.connection import NatsConnection
-from orchestrator.identity.client import IdentityServiceClient
-from orchestrator.inference import VisionClient
+from trinetra.events.connection import NatsConnection
+from trinetra.identity.client import IdentityServiceClient
+from trinetra.inference import VisionClient
 
 log = logging.getLogger(__name__)
 

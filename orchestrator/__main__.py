@@ -16,8 +16,8 @@ from pathlib import Path
 
 from orchestrator.config.loader import ConfigError, load_cameras
 from orchestrator.config.node import NodeSettings
-from orchestrator.logs import configure_logging
 from orchestrator.node import StoreNode
+from trinetra.logs import configure_logging
 
 log = logging.getLogger("orchestrator")
 

@@ -14,7 +14,7 @@ Components accept an `OrchestratorMetrics` argument defaulting to `METRICS`, whi
 tests inject their own.
 
 The event publisher's and checkpoint store's metrics are defined next to that code
-(orchestrator.events) and registered here on the same registry, as `publisher` and
+(trinetra.events) and registered here on the same registry, as `publisher` and
 `checkpoint`, so the names exist once and the whole orchestrator is one scrape.
 
 Label values must stay low-cardinality: camera ids, fixed reason strings, model names.
@@ -24,8 +24,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from orchestrator.events.checkpoint import CheckpointMetrics
-from orchestrator.events.publisher import PublisherMetrics
+from orchestrator.checkpoint import CheckpointMetrics
+from trinetra.events.publisher import PublisherMetrics
 
 __all__ = [
     "CAMERA_STATES",

@@ -22,21 +22,21 @@ from typing import Any
 
 from orchestrator.cameras.frame import Frame
 from orchestrator.cameras.worker import CameraStatus, CameraWorker
-from orchestrator.config.camera import CameraConfig
+from orchestrator.checkpoint import CheckpointStore
 from orchestrator.config.node import NodeSettings
-from orchestrator.detections import FrameAnalysis
-from orchestrator.events.checkpoint import CheckpointStore
-from orchestrator.events.connection import NatsConnection
-from orchestrator.events.publisher import EventPublisher
-from orchestrator.events.schema import CameraStatusEvent, DetectionsEvent
 from orchestrator.frames.sampler import AdaptiveSampler
 from orchestrator.health import HealthServer
-from orchestrator.inference import InvalidInputError, VisionClient
 from orchestrator.metrics import METRICS, OrchestratorMetrics
 from orchestrator.pipeline.batcher import MicroBatcher
 from orchestrator.pipeline.identity_feed import IdentityFeed
 from orchestrator.pipeline.track_journal import FrameContext, TrackJournal
 from orchestrator.tracking import ByteTracker
+from trinetra.config.camera import CameraConfig
+from trinetra.events.connection import NatsConnection
+from trinetra.events.publisher import EventPublisher
+from trinetra.events.schema import CameraStatusEvent, DetectionsEvent
+from trinetra.inference import InvalidInputError, VisionClient
+from trinetra.inference.detections import FrameAnalysis
 
 log = logging.getLogger(__name__)
 

@@ -45,17 +45,19 @@ import nats
 import nats.js.errors
 import websockets
 
+from devservices.nats import NatsServer
+from devservices.paths import REPO_ROOT
+from devservices.ports import free_port
+from devservices.postgres import LocalPostgres
 from gateway.auth import issue_token
 from gateway.config import IngestSettings
 from gateway.db.database import Database
-from gateway.db.local_postgres import LocalPostgres
 from gateway.db.migrations import migrate
 from gateway.ingest.service import IngestService
 from gateway.metrics import GatewayMetrics
-from orchestrator.events.connection import NatsConnection
-from orchestrator.events.local_nats import NatsServer
-from orchestrator.events.publisher import EventPublisher
-from orchestrator.events.schema import (
+from trinetra.events.connection import NatsConnection
+from trinetra.events.publisher import EventPublisher
+from trinetra.events.schema import (
     BoundingBox,
     DetectedPerson,
     DetectionsEvent,
@@ -65,10 +67,8 @@ from orchestrator.events.schema import (
     make_track_uid,
     subject_for,
 )
-from orchestrator.events.streams import ALL_STREAMS
-from orchestrator.ports import free_port
+from trinetra.events.streams import ALL_STREAMS
 
-ROOT = Path(__file__).resolve().parents[1]
 SECRET = "bench-secret-of-at-least-thirty-two-characters"
 STORE = "store-1"
 BOX = BoundingBox(x1=0.1, y1=0.2, x2=0.3, y2=0.6)
@@ -196,7 +196,7 @@ def spawn_gateway(
     }
     with log.open("ab") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", module], cwd=ROOT, env=env, stdout=out, stderr=out
+            [sys.executable, "-m", module], cwd=REPO_ROOT, env=env, stdout=out, stderr=out
         )
 
 

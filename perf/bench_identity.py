@@ -46,17 +46,18 @@ from prometheus_client import CollectorRegistry
 if __package__ in (None, ""):  # run as a script: make `orchestrator` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from orchestrator.identity.audit import AuditContext, JsonlAuditLog
-from orchestrator.identity.calibrate import calibrate
-from orchestrator.identity.config import GalleryConfig, IdentityConfig
-from orchestrator.identity.gallery import FaceGallery, point_id
-from orchestrator.identity.gate import IdentityGate, Observation
-from orchestrator.identity.metrics import IdentityMetrics
-from orchestrator.inference import TritonSettings, VisionClient
-from orchestrator.inference.local_server import ROOT, LocalTriton
+from devservices.paths import REPO_ROOT
+from devservices.triton import LocalTriton
+from identity.audit import AuditContext, JsonlAuditLog
+from identity.calibrate import calibrate
+from identity.config import GalleryConfig, IdentityConfig
+from identity.gallery import FaceGallery, point_id
+from identity.gate import IdentityGate, Observation
+from identity.metrics import IdentityMetrics
+from trinetra.inference import TritonSettings, VisionClient
 
 Vector = NDArray[np.float32]
-MEDIA = ROOT / ".cache" / "media"
+MEDIA = REPO_ROOT / ".cache" / "media"
 T0 = datetime(2026, 3, 1, 10, tzinfo=UTC)
 CTX = AuditContext("bench", "identity benchmark")
 OBAMA_PHOTOS = (

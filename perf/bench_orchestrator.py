@@ -27,20 +27,21 @@ from nats.aio.msg import Msg
 from numpy.typing import NDArray
 from prometheus_client import CollectorRegistry
 
+from devservices.nats import NatsServer
+from devservices.paths import REPO_ROOT
+from devservices.triton import LocalTriton
 from orchestrator.cameras.frame import Frame
-from orchestrator.config.camera import CameraConfig
 from orchestrator.config.node import NodeSettings
-from orchestrator.detections import FrameAnalysis
-from orchestrator.events.local_nats import NatsServer
-from orchestrator.events.schema import decode
 from orchestrator.frames.motion import MotionScorer
 from orchestrator.frames.validation import FrameValidator
-from orchestrator.inference import TritonSettings, VisionClient
-from orchestrator.inference.local_server import ROOT, LocalTriton
 from orchestrator.metrics import OrchestratorMetrics
 from orchestrator.node import StoreNode
+from trinetra.config.camera import CameraConfig
+from trinetra.events.schema import decode
+from trinetra.inference import TritonSettings, VisionClient
+from trinetra.inference.detections import FrameAnalysis
 
-VIDEO = ROOT / ".cache" / "media" / "vtest.avi"
+VIDEO = REPO_ROOT / ".cache" / "media" / "vtest.avi"
 
 
 def percentile(values: list[float], q: float) -> float:

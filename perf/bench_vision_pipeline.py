@@ -19,13 +19,14 @@ import cv2
 import numpy as np
 import onnxruntime as ort
 
+from devservices.paths import REPO_ROOT
+from devservices.triton import LocalTriton
 from ensembles.ops.image import decode_image
 from ensembles.ops.pipeline import PipelineSettings, decode, prepare
-from orchestrator.inference import TritonSettings, VisionClient
-from orchestrator.inference.local_server import ROOT, LocalTriton
+from trinetra.inference import TritonSettings, VisionClient
 
-MEDIA = ROOT / ".cache" / "media"
-MODELS = ROOT / "model_repository"
+MEDIA = REPO_ROOT / ".cache" / "media"
+MODELS = REPO_ROOT / "model_repository"
 
 
 def sample_frames(count: int) -> list[bytes]:

@@ -22,9 +22,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from orchestrator.inference.local_server import ROOT, LocalTriton
+from devservices.paths import REPO_ROOT
+from devservices.triton import LocalTriton
 
-MEDIA = ROOT / ".cache" / "media"
+MEDIA = REPO_ROOT / ".cache" / "media"
 # Tensor models get perf_analyzer's random data; the frame-in pipelines get a real JPEG.
 MODELS = ("person_detector", "face_detector", "face_embedder")
 PIPELINES = ("person_detection", "vision_pipeline")
@@ -32,8 +33,8 @@ PIPELINES = ("person_detection", "vision_pipeline")
 
 def library_path(workdir: Path) -> str:
     """A folder with the libraries perf_analyzer expects under their plain names."""
-    venv_site = next((ROOT / ".venv").glob("lib/python3.*/site-packages"))
-    server_site = next((ROOT / ".venv-triton").glob("lib/python3.*/site-packages"))
+    venv_site = next((REPO_ROOT / ".venv").glob("lib/python3.*/site-packages"))
+    server_site = next((REPO_ROOT / ".venv-triton").glob("lib/python3.*/site-packages"))
     libb64 = next((server_site / "nvidia_pytriton.libs").glob("libb64-*.so.0d"))
     link = workdir / "libb64.so.0d"
     if not link.exists():
@@ -65,7 +66,7 @@ def run(
     for level in concurrency:
         csv_path = out / f"{model}-c{level}.csv"
         command = [
-            str(ROOT / ".venv" / "bin" / "perf_analyzer"),
+            str(REPO_ROOT / ".venv" / "bin" / "perf_analyzer"),
             "-m",
             model,
             "-u",
@@ -105,7 +106,7 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 2, 4, 8])
     parser.add_argument("--models", nargs="+", default=[*MODELS, *PIPELINES])
     args = parser.parse_args()
-    out = ROOT / "perf" / "results" / time.strftime("perf_analyzer-%Y%m%d-%H%M%S")
+    out = REPO_ROOT / "perf" / "results" / time.strftime("perf_analyzer-%Y%m%d-%H%M%S")
     out.mkdir(parents=True)
     server = None if args.url else LocalTriton()
     if server:

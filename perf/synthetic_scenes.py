@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from orchestrator.detections import Detections, FloatArray, IntArray
+from trinetra.inference.detections import Detections, FloatArray, IntArray
 
 FrameRange = tuple[int, int]  # [first, stop) frame numbers
 

@@ -2,7 +2,7 @@
 
 Camera configs are validated with the orchestrator's own `CameraConfig` (unknown keys
 are errors, so a typo names the field). Enrolment and erasure go to the store's identity
-service over NATS request/reply (`orchestrator.identity.client`); the gateway never sees
+service over NATS request/reply (`trinetra.identity.client`); the gateway never sees
 an embedding and never stores the photo. Every mutation is audited.
 """
 
@@ -30,10 +30,14 @@ from gateway.api.errors import (
 from gateway.api.types import Alert, Camera, Enrollment, Erasure
 from gateway.auth import Scope
 from gateway.db import writes
-from orchestrator.config.camera import CameraConfig
-from orchestrator.identity.client import IdentityServiceError, IdentityServiceUnavailableError
-from orchestrator.identity.enrollment import EnrollmentError
-from orchestrator.identity.gallery import InvalidCustomerIdError, check_customer_id
+from trinetra.config.camera import CameraConfig
+from trinetra.identity.errors import (
+    EnrollmentError,
+    IdentityServiceError,
+    IdentityServiceUnavailableError,
+    InvalidCustomerIdError,
+    check_customer_id,
+)
 
 
 def _validate_camera(config: object) -> CameraConfig:

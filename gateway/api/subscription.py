@@ -20,7 +20,7 @@ from gateway.api.errors import BAD_USER_INPUT, api_error
 from gateway.api.types import Alert, CameraStatusUpdate, TrackEvent, TrackEventKind
 from gateway.auth import Scope
 from gateway.feeds.hub import SlowConsumerError, Topic
-from orchestrator.events.schema import (
+from trinetra.events.schema import (
     CameraStatusEvent,
     Event,
     FalseMergeAlertEvent,

@@ -19,9 +19,9 @@ from gateway.api import decorators
 from gateway.api.context import Info
 from gateway.api.errors import BAD_USER_INPUT, FORBIDDEN, api_error
 from gateway.auth import Scope
-from orchestrator.config.camera import CameraConfig
-from orchestrator.events.schema import BoundingBox as SchemaBox
-from orchestrator.events.schema import (
+from trinetra.config.camera import CameraConfig
+from trinetra.events.schema import BoundingBox as SchemaBox
+from trinetra.events.schema import (
     CameraStatusEvent,
     FalseMergeAlertEvent,
     IdentityDriftAlertEvent,

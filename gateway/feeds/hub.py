@@ -24,8 +24,8 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
 from gateway.metrics import GatewayMetrics
-from orchestrator.events.connection import NatsConnection
-from orchestrator.events.schema import (
+from trinetra.events.connection import NatsConnection
+from trinetra.events.schema import (
     ALERTS_SUBJECTS,
     STATUS_SUBJECTS,
     TRACKS_SUBJECTS,

@@ -22,8 +22,8 @@ from gateway.db.database import Database
 from gateway.db.migrations import migrate
 from gateway.ingest.service import IngestService
 from gateway.metrics import GatewayMetrics
-from orchestrator.events.connection import NatsConnection
-from orchestrator.logs import configure_logging
+from trinetra.events.connection import NatsConnection
+from trinetra.logs import configure_logging
 
 log = logging.getLogger("gateway.ingest")
 

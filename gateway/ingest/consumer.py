@@ -38,8 +38,8 @@ from gateway.db.database import is_transient
 from gateway.ingest.pull import ConsumerGoneError, PullFetcher
 from gateway.ingest.writer import BatchWriter, Received, WriteResult
 from gateway.metrics import GatewayMetrics
-from orchestrator.events.connection import NatsConnection
-from orchestrator.events.schema import SchemaError, decode
+from trinetra.events.connection import NatsConnection
+from trinetra.events.schema import SchemaError, decode
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Events as table rows: which table each event kind lands in, and its column values.
 
-Pure functions of the decoded event (orchestrator/events/schema.py), so the mapping is
+Pure functions of the decoded event (trinetra/events/schema.py), so the mapping is
 tested without a database. Boxes and other nested values become jsonb.
 """
 
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from orchestrator.events.schema import (
+from trinetra.events.schema import (
     BoundingBox,
     CameraStatusEvent,
     DetectionsEvent,

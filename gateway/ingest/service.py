@@ -9,7 +9,7 @@ from gateway.db.database import Database
 from gateway.ingest.consumer import StreamConsumer
 from gateway.ingest.writer import BatchWriter
 from gateway.metrics import GatewayMetrics
-from orchestrator.events.connection import NatsConnection
+from trinetra.events.connection import NatsConnection
 
 
 class IngestService:

@@ -33,7 +33,7 @@ from gateway.ingest.rows import (
     merge_tracks,
     row_for,
 )
-from orchestrator.events.schema import (
+from trinetra.events.schema import (
     CameraStatusEvent,
     Event,
     TrackEndedEvent,

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from orchestrator.events.schema import DetectionsEvent
+from trinetra.events.schema import DetectionsEvent
 
 # Boxes older than this are not drawn: better no box than one from a stalled pipeline.
 MAX_AGE_S = 2.0

@@ -19,8 +19,8 @@ from gateway.db import reads
 from gateway.live.overlay import TrackOverlay
 from gateway.live.webrtc import LiveViewService, UnknownCameraError
 from gateway.runtime import Gateway
-from orchestrator.config.camera import CameraConfig
-from orchestrator.events.schema import DetectionsEvent, SchemaError, decode, subject_token
+from trinetra.config.camera import CameraConfig
+from trinetra.events.schema import DetectionsEvent, SchemaError, decode, subject_token
 
 log = logging.getLogger(__name__)
 

@@ -23,8 +23,8 @@ from prometheus_client import CollectorRegistry
 
 from gateway.live.overlay import TrackOverlay
 from orchestrator.cameras.worker import CameraWorker
-from orchestrator.config.camera import CameraConfig
 from orchestrator.metrics import OrchestratorMetrics
+from trinetra.config.camera import CameraConfig
 
 log = logging.getLogger(__name__)
 VIDEO_CLOCK_RATE = 90_000

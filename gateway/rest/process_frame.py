@@ -32,12 +32,12 @@ from starlette.datastructures import UploadFile
 from gateway.auth import AuthError, Principal, Scope
 from gateway.db import reads
 from gateway.runtime import Gateway
-from orchestrator.detections import FrameAnalysis
-from orchestrator.inference import (
+from trinetra.inference import (
     InferenceTimeoutError,
     InferenceUnavailableError,
     InvalidInputError,
 )
+from trinetra.inference.detections import FrameAnalysis
 
 router = APIRouter()
 

@@ -1,7 +1,6 @@
 """Camera ingestion: frame sources (RTSP, HTTP MJPEG, video files) and the per-camera
 worker that reads each in its own thread and supervises it from asyncio."""
 
-from orchestrator.cameras.backoff import Backoff
 from orchestrator.cameras.buffer import BufferClosed, LatestBuffer
 from orchestrator.cameras.factory import open_source
 from orchestrator.cameras.frame import Frame
@@ -20,6 +19,7 @@ from orchestrator.cameras.worker import (
     SourceFactory,
     StatusCallback,
 )
+from trinetra.retry import Backoff
 
 __all__ = [
     "FFMPEG_CAPTURE_OPTIONS",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from orchestrator.cameras.mjpeg import MjpegSource
 from orchestrator.cameras.opencv_sources import FileSource, RtspSource
 from orchestrator.cameras.source import FrameSource
-from orchestrator.config.camera import CameraConfig, SourceKind
+from trinetra.config.camera import CameraConfig, SourceKind
 
 __all__ = ["open_source"]
 

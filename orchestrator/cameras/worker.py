@@ -13,7 +13,7 @@ State machine (the asyncio task):
 
 Each connection attempt runs in a fresh reader thread with a fresh source; when the RTSP
 server dies, OpenCV's read() fails for good, so reconnecting always means reopening.
-Reconnect delays grow exponentially with full jitter (orchestrator.cameras.backoff) and
+Reconnect delays grow exponentially with full jitter (trinetra.retry) and
 reset once a connection delivers frames. A watchdog abandons a reader thread that stops
 reporting (a source whose own timeouts failed) and starts a new one.
 
@@ -34,16 +34,16 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from orchestrator.cameras.backoff import Backoff
 from orchestrator.cameras.buffer import BufferClosed, LatestBuffer
 from orchestrator.cameras.factory import open_source
 from orchestrator.cameras.frame import Frame
 from orchestrator.cameras.source import FrameSource, SourceError
-from orchestrator.config.camera import CameraConfig
 from orchestrator.frames.burst import BurstSuppressor
 from orchestrator.frames.motion import MotionScorer
 from orchestrator.frames.validation import FrameValidator, RejectReason
 from orchestrator.metrics import METRICS, OrchestratorMetrics
+from trinetra.config.camera import CameraConfig
+from trinetra.retry import Backoff
 
 __all__ = ["CameraState", "CameraStatus", "CameraWorker", "SourceFactory", "StatusCallback"]
 

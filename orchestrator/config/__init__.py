@@ -1,15 +1,7 @@
-"""Orchestrator configuration: cameras, source allowlist, loading from YAML + environment."""
+"""Store-node configuration: loading the camera list from YAML + environment (`loader`)
+and the node's own settings (`node`). The camera model itself is a contract:
+`trinetra.config`."""
 
-from orchestrator.config.camera import (
-    DEFAULT_TIER_BY_ROLE,
-    BackoffConfig,
-    CameraConfig,
-    CameraRole,
-    Point,
-    PriorityTier,
-    SourceKind,
-    Zone,
-)
 from orchestrator.config.loader import (
     CamerasDocument,
     CameraSettings,
@@ -17,29 +9,11 @@ from orchestrator.config.loader import (
     load_cameras,
     parse_cameras,
 )
-from orchestrator.config.network import (
-    DEFAULT_ALLOWED_NETWORKS,
-    DEFAULT_POLICY,
-    NetworkPolicy,
-    SourceNotAllowedError,
-)
 
 __all__ = [
-    "DEFAULT_ALLOWED_NETWORKS",
-    "DEFAULT_POLICY",
-    "DEFAULT_TIER_BY_ROLE",
-    "BackoffConfig",
-    "CameraConfig",
-    "CameraRole",
     "CameraSettings",
     "CamerasDocument",
     "ConfigError",
-    "NetworkPolicy",
-    "Point",
-    "PriorityTier",
-    "SourceKind",
-    "SourceNotAllowedError",
-    "Zone",
     "load_cameras",
     "parse_cameras",
 ]

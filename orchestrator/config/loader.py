@@ -26,8 +26,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from orchestrator.config.camera import BackoffConfig, CameraConfig, Zone
-from orchestrator.config.network import DEFAULT_ALLOWED_NETWORKS, NetworkPolicy, parse_networks
+from trinetra.config.camera import BackoffConfig, CameraConfig, Zone
+from trinetra.config.network import DEFAULT_ALLOWED_NETWORKS, NetworkPolicy, parse_networks
 
 __all__ = ["CameraSettings", "CamerasDocument", "ConfigError", "load_cameras", "parse_cameras"]
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from orchestrator.inference import TritonSettings
 from orchestrator.tracking import TrackerConfig
+from trinetra.inference import TritonSettings
 
 
 class NodeSettings(BaseSettings):

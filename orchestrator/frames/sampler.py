@@ -24,9 +24,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from orchestrator.config.camera import PriorityTier
 from orchestrator.frames.clock import Clock, monotonic
 from orchestrator.metrics import OrchestratorMetrics
+from trinetra.config.camera import PriorityTier
 
 __all__ = [
     "AdaptiveSampler",

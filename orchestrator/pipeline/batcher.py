@@ -11,9 +11,9 @@ import time
 from dataclasses import dataclass
 
 from orchestrator.cameras.frame import Frame
-from orchestrator.detections import FrameAnalysis
-from orchestrator.inference import InferenceError, VisionClient
 from orchestrator.metrics import OrchestratorMetrics
+from trinetra.inference import InferenceError, VisionClient
+from trinetra.inference.detections import FrameAnalysis
 
 log = logging.getLogger(__name__)
 

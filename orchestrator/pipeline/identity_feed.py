@@ -1,7 +1,7 @@
 """Sends each tracked person's face observations to the identity service.
 
 The store node does not own the face gallery (one identity service does, see
-orchestrator/identity/service.py); it batches the observations of every camera and sends
+identity/service.py); it batches the observations of every camera and sends
 them over NATS request/reply every `interval_s`. Losing some is acceptable by design: a
 missed observation only delays a match, so when the service is away or slow the batch is
 dropped and counted, and the node never waits for it.
@@ -15,12 +15,12 @@ import logging
 import uuid
 from datetime import datetime
 
-from orchestrator.detections import Faces
-from orchestrator.events.connection import NatsConnection
-from orchestrator.identity.client import IdentityServiceClient, IdentityServiceError
-from orchestrator.identity.protocol import MAX_OBSERVATIONS, ObservationIn, TrackEndIn
 from orchestrator.metrics import OrchestratorMetrics
 from orchestrator.tracking import TrackUpdate
+from trinetra.events.connection import NatsConnection
+from trinetra.identity.client import IdentityServiceClient, IdentityServiceError
+from trinetra.identity.protocol import MAX_OBSERVATIONS, ObservationIn, TrackEndIn
+from trinetra.inference.detections import Faces
 
 log = logging.getLogger(__name__)
 

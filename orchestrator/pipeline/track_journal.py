@@ -7,7 +7,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from orchestrator.events.schema import (
+from orchestrator.tracking import TrackUpdate
+from trinetra.events.schema import (
     BoundingBox,
     Event,
     PathPoint,
@@ -18,7 +19,6 @@ from orchestrator.events.schema import (
     path_length,
     summarize_path,
 )
-from orchestrator.tracking import TrackUpdate
 
 # Paths are downsampled in place past this many points, so a person standing in view for
 # hours costs bounded memory; the ended event carries at most 64 points anyway.

@@ -25,11 +25,11 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from orchestrator.detections import Detections, IntArray
 from orchestrator.tracking import kalman, state
 from orchestrator.tracking.config import TrackerConfig
 from orchestrator.tracking.matching import iou_cost, iou_matrix, linear_assignment
 from orchestrator.tracking.track_table import TrackTable
+from trinetra.inference.detections import Detections, IntArray
 
 Index = NDArray[np.intp]
 

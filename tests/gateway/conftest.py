@@ -7,11 +7,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from orchestrator.events.connection import NatsConnection
-from orchestrator.events.publisher import EventPublisher
-from orchestrator.events.streams import ALL_STREAMS
 from tests.gateway.helpers import RunningGateway, running_gateway, settings, wait_schema
 from tests.support.nats_server import NatsServer
+from trinetra.events.connection import NatsConnection
+from trinetra.events.publisher import EventPublisher
+from trinetra.events.streams import ALL_STREAMS
 
 
 @pytest.fixture

@@ -18,12 +18,13 @@ import httpx
 import websockets
 from websockets.asyncio.client import ClientConnection
 
+from devservices.ports import free_port
 from gateway.app import create_app
 from gateway.auth import issue_token
 from gateway.config import GatewaySettings, IngestSettings
 from gateway.runtime import Gateway
 from gateway.serve import build_server
-from orchestrator.events.schema import (
+from trinetra.events.schema import (
     BoundingBox,
     CameraStatusEvent,
     DetectedPerson,
@@ -33,7 +34,6 @@ from orchestrator.events.schema import (
     TrackUpdatedEvent,
     make_track_uid,
 )
-from orchestrator.ports import free_port
 
 SECRET = "test-secret-of-at-least-thirty-two-characters"
 STORE = "blr-01"

@@ -10,13 +10,6 @@ import asyncpg
 import pytest
 
 from gateway.auth import issue_token
-from orchestrator.events.publisher import EventPublisher
-from orchestrator.events.schema import (
-    FalseMergeAlertEvent,
-    IdentityResolvedEvent,
-    IdentityUnknownEvent,
-    TrackRef,
-)
 from tests.gateway.helpers import (
     STORE,
     T0,
@@ -26,6 +19,13 @@ from tests.gateway.helpers import (
     eventually,
     token,
     track_lifecycle,
+)
+from trinetra.events.publisher import EventPublisher
+from trinetra.events.schema import (
+    FalseMergeAlertEvent,
+    IdentityResolvedEvent,
+    IdentityUnknownEvent,
+    TrackRef,
 )
 
 pytestmark = pytest.mark.timeout(120)

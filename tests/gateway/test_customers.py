@@ -1,7 +1,7 @@
 """Enrolment and erasure mutations over NATS request/reply to the identity service.
 
 The service end is a responder speaking the identity service's own protocol
-(orchestrator/identity/protocol.py) on real NATS: what is under test is the gateway's
+(trinetra/identity/protocol.py) on real NATS: what is under test is the gateway's
 side (scopes, upload, audit, error mapping, the database redaction)."""
 
 from __future__ import annotations
@@ -18,8 +18,11 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 
 from gateway.db.writes import customer_hash
-from orchestrator.events.publisher import EventPublisher
-from orchestrator.identity.protocol import (
+from tests.gateway.helpers import STORE, T0, RunningGateway, eventually, token
+from tests.gateway.test_api import false_merge, identity_events
+from tests.support.nats_server import NatsServer
+from trinetra.events.publisher import EventPublisher
+from trinetra.identity.protocol import (
     EnrollRequest,
     EnrollResult,
     EraseRequest,
@@ -28,9 +31,6 @@ from orchestrator.identity.protocol import (
     ok_reply,
     service_subject,
 )
-from tests.gateway.helpers import STORE, T0, RunningGateway, eventually, token
-from tests.gateway.test_api import false_merge, identity_events
-from tests.support.nats_server import NatsServer
 
 pytestmark = pytest.mark.timeout(120)
 

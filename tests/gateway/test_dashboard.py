@@ -14,10 +14,10 @@ import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 
-from orchestrator.config.camera import CameraConfig
-from orchestrator.events.publisher import EventPublisher
 from tests.gateway.helpers import RunningGateway, camera_status, detections, token, track_lifecycle
 from tests.support.media import media_path
+from trinetra.config.camera import CameraConfig
+from trinetra.events.publisher import EventPublisher
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 

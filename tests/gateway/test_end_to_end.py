@@ -8,15 +8,15 @@ from datetime import UTC, datetime, timedelta
 
 from prometheus_client import CollectorRegistry
 
-from orchestrator.config.camera import CameraConfig
 from orchestrator.config.node import NodeSettings
-from orchestrator.inference import TritonSettings
 from orchestrator.metrics import OrchestratorMetrics
 from orchestrator.node import StoreNode
 from tests.gateway.helpers import STORE, RunningGateway, WsClient, eventually, token
 from tests.support.nats_server import NatsServer
 from tests.support.rtsp_server import RtspServer
 from tests.support.triton_server import LocalTriton
+from trinetra.config.camera import CameraConfig
+from trinetra.inference import TritonSettings
 
 SUBSCRIPTION = """subscription { trackEvents(cameraIds: ["entrance-1"]) {
     kind cameraId trackId trackUid } }"""

@@ -17,14 +17,12 @@ import asyncpg
 import nats
 import pytest
 
+from devservices.paths import REPO_ROOT
+from devservices.ports import free_port
 from gateway.config import IngestSettings
 from gateway.db.database import Database
 from gateway.ingest.service import IngestService
 from gateway.metrics import GatewayMetrics
-from orchestrator.events.connection import NatsConnection
-from orchestrator.events.publisher import EventPublisher
-from orchestrator.events.schema import encode, subject_for, tracks_subject
-from orchestrator.ports import free_port
 from tests.gateway.helpers import (
     SECRET,
     STORE,
@@ -37,10 +35,11 @@ from tests.gateway.helpers import (
 )
 from tests.support.nats_server import NatsServer
 from tests.support.postgres import PostgresFactory, migrate_dsn
+from trinetra.events.connection import NatsConnection
+from trinetra.events.publisher import EventPublisher
+from trinetra.events.schema import encode, subject_for, tracks_subject
 
 pytestmark = pytest.mark.timeout(180)
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 async def scalar(dsn: str, sql: str) -> int:
@@ -200,7 +199,7 @@ def _spawn_gateway(
     with log.open("ab") as out:
         return subprocess.Popen(
             [sys.executable, "-m", module],
-            cwd=ROOT,
+            cwd=REPO_ROOT,
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from gateway.config import LimitSettings
-from orchestrator.inference import TritonSettings
 from tests.gateway.helpers import RunningGateway, running_gateway, settings, token, wait_schema
 from tests.support.media import media_bytes
 from tests.support.nats_server import NatsServer
 from tests.support.triton_server import LocalTriton
+from trinetra.inference import TritonSettings
 
 pytestmark = pytest.mark.timeout(300)
 

@@ -14,8 +14,6 @@ import websockets
 from websockets.exceptions import ConnectionClosed
 
 from gateway.config import LiveSettings
-from orchestrator.events.publisher import EventPublisher
-from orchestrator.events.schema import encode, subject_for
 from tests.gateway.helpers import (
     T0,
     RunningGateway,
@@ -29,6 +27,8 @@ from tests.gateway.helpers import (
     wait_schema,
 )
 from tests.support.nats_server import NatsServer
+from trinetra.events.publisher import EventPublisher
+from trinetra.events.schema import encode, subject_for
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -11,9 +11,17 @@ from datetime import datetime
 import pytest
 from prometheus_client import CollectorRegistry
 
-from orchestrator.config.camera import BackoffConfig, CameraConfig
+from devservices.paths import REPO_ROOT
 from orchestrator.config.node import NodeSettings
-from orchestrator.events.schema import (
+from orchestrator.metrics import OrchestratorMetrics
+from orchestrator.node import StoreNode
+from tests.support.jetstream import stream_events
+from tests.support.media import media_path
+from tests.support.nats_server import NatsServer
+from tests.support.rtsp_server import RtspServer
+from tests.support.triton_server import LocalTriton
+from trinetra.config.camera import BackoffConfig, CameraConfig
+from trinetra.events.schema import (
     CameraStatusEvent,
     DetectionsEvent,
     Event,
@@ -21,14 +29,7 @@ from orchestrator.events.schema import (
     TrackStartedEvent,
     TrackUpdatedEvent,
 )
-from orchestrator.inference import TritonSettings
-from orchestrator.metrics import OrchestratorMetrics
-from orchestrator.node import StoreNode
-from tests.support.jetstream import stream_events
-from tests.support.media import media_path
-from tests.support.nats_server import NatsServer
-from tests.support.rtsp_server import RtspServer
-from tests.support.triton_server import ROOT, LocalTriton
+from trinetra.inference import TritonSettings
 
 STORE = "test-store"
 
@@ -156,7 +157,7 @@ async def test_camera_outage_is_published_and_recovers(
 @pytest.fixture
 def own_triton() -> LocalTriton:
     return LocalTriton(
-        workdir=ROOT / ".cache" / "triton-tests",
+        workdir=REPO_ROOT / ".cache" / "triton-tests",
         extra_args=[
             arg
             for m in ("person_detector", "face_detector", "face_embedder", "vision_pipeline")

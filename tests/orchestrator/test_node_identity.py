@@ -9,24 +9,24 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from orchestrator.config.camera import CameraConfig
-from orchestrator.events.connection import NatsConnection
-from orchestrator.events.publisher import EventPublisher
-from orchestrator.events.schema import IdentityResolvedEvent, TrackStartedEvent
-from orchestrator.events.streams import IDENTITY_STREAMS
-from orchestrator.identity.config import (
+from identity.config import (
     AuditConfig,
     GalleryConfig,
     IdentityConfig,
     ServiceConfig,
 )
-from orchestrator.identity.service import IdentityService
-from orchestrator.inference import TritonSettings, VisionClient
+from identity.service import IdentityService
 from tests.orchestrator.test_node import node, poll_events
 from tests.support.jetstream import stream_events
 from tests.support.media import media_bytes
 from tests.support.nats_server import NatsServer
 from tests.support.triton_server import LocalTriton
+from trinetra.config.camera import CameraConfig
+from trinetra.events.connection import NatsConnection
+from trinetra.events.publisher import EventPublisher
+from trinetra.events.schema import IdentityResolvedEvent, TrackStartedEvent
+from trinetra.events.streams import IDENTITY_STREAMS
+from trinetra.inference import TritonSettings, VisionClient
 
 STORE = "test-store"  # the node helper's store
 

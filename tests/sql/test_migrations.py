@@ -13,13 +13,13 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from devservices.paths import REPO_ROOT
 from gateway.db import dialect as dialects
 from gateway.db.dialect import Dialect
 from gateway.db.migrations import SQL_ROOT, MigrationError, migrate, plan
 
 pytestmark = pytest.mark.timeout(120)
 
-ROOT = Path(__file__).resolve().parents[2]
 TABLES = {
     "cameras",
     "camera_status_events",
@@ -78,7 +78,7 @@ async def test_concurrent_runs_take_turns(empty_database_url: str) -> None:
 
 def test_the_migrate_command_runs_twice(empty_database_url: str) -> None:
     command = [sys.executable, "-m", "gateway.migrate", "--database-url", empty_database_url]
-    first = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    first = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
     assert first.returncode == 0, first.stderr
     assert first.stdout.split() == [
         "applied",
@@ -86,13 +86,13 @@ def test_the_migrate_command_runs_twice(empty_database_url: str) -> None:
         "applied",
         "postgres/0001_rollups",
     ]
-    second = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    second = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
     assert second.returncode == 0, second.stderr
     assert second.stdout == ""
     assert "0 applied, 2 already applied" in second.stderr
     unreachable = subprocess.run(
         [sys.executable, "-m", "gateway.migrate", "--database-url", "postgresql://x@127.0.0.1:1/x"],
-        cwd=ROOT,
+        cwd=REPO_ROOT,
         capture_output=True,
         text=True,
         timeout=60,
@@ -139,7 +139,7 @@ def test_timescale_sql_lives_in_one_folder() -> None:
         if path.parent.name != "timescale":
             code = re.sub(r"--.*$", "", path.read_text(), flags=re.MULTILINE)
             assert not TIMESCALE_ONLY.search(code), path
-    for path in (ROOT / "gateway").rglob("*.py"):
+    for path in (REPO_ROOT / "gateway").rglob("*.py"):
         text = path.read_text()
         if path.name != "dialect.py":
             assert not re.search(r"create_hypertable|time_bucket|timescaledb\.", text), path

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import nats
 
-from orchestrator.events.schema import Event, decode
+from trinetra.events.schema import Event, decode
 
 
 async def stream_events(url: str, stream: str) -> list[Event]:

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-MEDIA_DIR = Path(__file__).resolve().parents[2] / ".cache" / "media"
+from devservices.paths import MEDIA_DIR
 
 
 def media_path(name: str) -> Path:

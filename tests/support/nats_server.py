@@ -1,4 +1,4 @@
-"""Real NATS fixtures for the tests (the embedded server in orchestrator/events/local_nats.py).
+"""Real NATS fixtures for the tests (the embedded server in devservices/nats.py).
 
 nats_server          a started server, stopped after the test
 nats_url             its client URL
@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.events.local_nats import NatsServer, NatsServerError, find_nats_server
-from orchestrator.ports import free_port
+from devservices.nats import NatsServer, NatsServerError, find_nats_server
+from devservices.ports import free_port
 
 __all__ = [
     "NatsServer",

@@ -1,4 +1,4 @@
-"""Real PostgreSQL fixtures (the embedded server in gateway/db/local_postgres.py).
+"""Real PostgreSQL fixtures (the embedded server in devservices/postgres.py).
 
 postgres_server    one server for the session (PG 18, loopback port, fsync off)
 migrated_template  a database migrated once per session, the template of the others
@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 import asyncpg
 import pytest
 
-from gateway.db.local_postgres import LocalPostgres, LocalPostgresError
+from devservices.postgres import LocalPostgres, LocalPostgresError
 from gateway.db.migrations import migrate
 
 __all__ = [

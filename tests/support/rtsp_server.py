@@ -1,4 +1,4 @@
-"""Real RTSP camera fixtures for the tests (orchestrator/cameras/sample_rtsp.py).
+"""Real RTSP camera fixtures for the tests (devservices/rtsp.py).
 
 `rtsp_server_factory` (servers stopped after the test) and `rtsp_server` (one started
 server playing vtest.avi).
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.cameras.sample_rtsp import RtspServer, RtspServerError
+from devservices.rtsp import RtspServer, RtspServerError
 from tests.support.media import media_path
 
 __all__ = ["RtspServer", "RtspServerError", "rtsp_server", "rtsp_server_factory"]

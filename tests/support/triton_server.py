@@ -6,12 +6,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from orchestrator.inference.local_server import LAUNCHER, ROOT, LocalTriton
+from devservices.paths import REPO_ROOT
+from devservices.triton import LAUNCHER, LocalTriton
 
-__all__ = ["LAUNCHER", "ROOT", "LocalTriton", "triton_server"]
+__all__ = ["LAUNCHER", "LocalTriton", "triton_server"]
 
 
 @pytest.fixture(scope="session")
 def triton_server() -> Iterator[LocalTriton]:
-    with LocalTriton(workdir=ROOT / ".cache" / "triton-tests") as server:
+    with LocalTriton(workdir=REPO_ROOT / ".cache" / "triton-tests") as server:
         yield server

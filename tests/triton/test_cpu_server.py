@@ -5,14 +5,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-from orchestrator.ports import free_port
-from tests.support.triton_server import LAUNCHER, ROOT
+from devservices.paths import REPO_ROOT
+from devservices.ports import free_port
+from tests.support.triton_server import LAUNCHER
 
 
 def test_missing_weights_fail_with_the_models_name(tmp_path: Path) -> None:
     repo = tmp_path / "models"
     shutil.copytree(
-        ROOT / "model_repository" / "face_embedder",
+        REPO_ROOT / "model_repository" / "face_embedder",
         repo / "face_embedder",
         ignore=shutil.ignore_patterns("*.onnx"),
     )

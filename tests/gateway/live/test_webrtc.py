@@ -13,9 +13,9 @@ from numpy.typing import NDArray
 
 from gateway.live.overlay import BOX_COLOR, TrackOverlay
 from gateway.live.webrtc import LiveViewService, UnknownCameraError
-from orchestrator.config.camera import CameraConfig
-from orchestrator.events.schema import BoundingBox, DetectedPerson, DetectionsEvent
 from tests.support.media import media_path
+from trinetra.config.camera import CameraConfig
+from trinetra.events.schema import BoundingBox, DetectedPerson, DetectionsEvent
 
 BOX = BoundingBox(x1=0.25, y1=0.25, x2=0.5, y2=0.75)
 

@@ -8,8 +8,8 @@ import pytest
 from numpy.typing import NDArray
 from prometheus_client import CollectorRegistry
 
+from devservices.mjpeg import encode_frames
 from orchestrator.metrics import OrchestratorMetrics
-from tests.orchestrator.cameras.mjpeg_server import encode_frames
 from tests.support.media import media_path
 
 __all__ = ["metrics", "vtest_frames", "vtest_jpegs"]

@@ -8,8 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from orchestrator.cameras import CameraState, CameraStatus, CameraWorker, Frame
-from orchestrator.config import CameraConfig, CameraRole
 from orchestrator.metrics import OrchestratorMetrics
+from trinetra.config import CameraConfig, CameraRole
 
 
 def camera(camera_id: str, source: str, **overrides: object) -> CameraConfig:

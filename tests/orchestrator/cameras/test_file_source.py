@@ -11,8 +11,8 @@ import pytest
 from numpy.typing import NDArray
 
 from orchestrator.cameras import EndOfStream, FileSource, SourceError, open_source
-from orchestrator.config import CameraConfig
 from tests.support.media import media_path
+from trinetra.config import CameraConfig
 
 
 @pytest.fixture

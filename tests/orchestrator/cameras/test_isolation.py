@@ -18,12 +18,12 @@ from collections.abc import Iterator
 
 import pytest
 
+from devservices.mjpeg import MjpegServer
+from devservices.ports import free_port
+from devservices.rtsp import RtspServer
 from orchestrator.cameras import CameraState, CameraWorker
-from orchestrator.cameras.sample_rtsp import RtspServer
 from orchestrator.metrics import OrchestratorMetrics
-from orchestrator.ports import free_port
 from tests.orchestrator.cameras.helpers import Recorder, camera, sample, wait_until
-from tests.orchestrator.cameras.mjpeg_server import MjpegServer
 from tests.support.media import media_path
 
 WINDOW_S = 4.0

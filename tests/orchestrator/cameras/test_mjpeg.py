@@ -7,11 +7,11 @@ import time
 
 import pytest
 
+from devservices.mjpeg import MjpegOptions, MjpegServer
 from orchestrator.cameras import CameraState, CameraWorker, MjpegSource, SourceError
 from orchestrator.cameras.mjpeg import parse_boundary
 from orchestrator.metrics import OrchestratorMetrics
 from tests.orchestrator.cameras.helpers import Recorder, camera, sample, wait_until
-from tests.orchestrator.cameras.mjpeg_server import MjpegOptions, MjpegServer
 
 
 @pytest.mark.parametrize(

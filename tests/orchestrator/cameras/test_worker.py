@@ -21,9 +21,9 @@ from orchestrator.cameras import (
     SourceError,
     SourceFrame,
 )
-from orchestrator.config import CameraConfig
 from orchestrator.metrics import OrchestratorMetrics
 from tests.orchestrator.cameras.helpers import Recorder, camera, sample, wait_until
+from trinetra.config import CameraConfig
 
 
 class ScriptedSource:

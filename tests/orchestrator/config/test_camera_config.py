@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from orchestrator.config import CameraConfig, PriorityTier, SourceKind, Zone
+from trinetra.config import CameraConfig, PriorityTier, SourceKind, Zone
 
 
 def _camera(**overrides: Any) -> dict[str, Any]:

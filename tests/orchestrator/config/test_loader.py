@@ -7,16 +7,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from orchestrator.config import (
-    CameraRole,
-    CameraSettings,
-    ConfigError,
-    PriorityTier,
-    load_cameras,
-    parse_cameras,
-)
+from devservices.paths import REPO_ROOT
+from orchestrator.config import CameraSettings, ConfigError, load_cameras, parse_cameras
+from trinetra.config import CameraRole, PriorityTier
 
-EXAMPLE = Path(__file__).resolve().parents[3] / "orchestrator" / "config" / "cameras.example.yaml"
+EXAMPLE = REPO_ROOT / "orchestrator" / "config" / "cameras.example.yaml"
 
 
 @pytest.fixture(autouse=True)

@@ -8,14 +8,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from orchestrator.config import (
-    CameraConfig,
-    CameraSettings,
-    NetworkPolicy,
-    SourceNotAllowedError,
-    parse_cameras,
-)
-from orchestrator.config.loader import ConfigError
+from orchestrator.config import CameraSettings, ConfigError, parse_cameras
+from trinetra.config import CameraConfig, NetworkPolicy, SourceNotAllowedError
 
 
 def _camera(source: str) -> dict[str, Any]:

@@ -6,7 +6,6 @@ import itertools
 
 import pytest
 
-from orchestrator.config import PriorityTier
 from orchestrator.frames import (
     AdaptiveSampler,
     DropReason,
@@ -16,6 +15,7 @@ from orchestrator.frames import (
     stride_for,
 )
 from orchestrator.metrics import OrchestratorMetrics
+from trinetra.config import PriorityTier
 
 CRITICAL, HIGH, NORMAL, LOW = (
     PriorityTier.CRITICAL,

@@ -9,11 +9,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from orchestrator.detections import Detections
 from orchestrator.tracking import ByteTracker, TrackerConfig
 from orchestrator.tracking.matching import iou_matrix
 from perf.synthetic_scenes import DetectorNoise, Frame, Person, random_scene, render
 from tests.orchestrator.tracking.helpers import frame_ids, ids_by_person, run, track_of
+from trinetra.inference.detections import Detections
 
 QUIET = DetectorNoise(box_sigma=0.01)
 

@@ -1,7 +1,7 @@
 import numpy as np
 
-from orchestrator.detections import Detections
 from orchestrator.tracking import ByteTracker
+from trinetra.inference.detections import Detections
 
 
 def test_clear_keeps_the_id_counter() -> None:

@@ -1,0 +1,111 @@
+"""Enrolment from a photo: exactly one usable face, embedded by `vision_pipeline`.
+
+The photo is decoded and analysed in memory (inside Triton) and only its embedding is
+stored: no image, crop or thumbnail is ever written anywhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+from identity.audit import AuditContext
+from identity.config import EnrollmentConfig
+from identity.gallery import EnrolledEmbedding, FaceGallery
+from identity.vectors import Vector, unit_vector
+from trinetra.identity.errors import (
+    InvalidPhotoError,
+    LowQualityFaceError,
+    MultipleFacesError,
+    NoFaceError,
+    check_customer_id,
+)
+from trinetra.inference.detections import FrameAnalysis
+from trinetra.inference.errors import InvalidInputError
+
+Photo = bytes | NDArray[np.uint8]
+
+
+class FaceAnalyzer(Protocol):
+    """`VisionClient` (or anything with its `analyze`)."""
+
+    async def analyze(self, frame: bytes | NDArray[np.uint8]) -> FrameAnalysis: ...
+
+
+@dataclass(frozen=True, slots=True)
+class FaceSample:
+    """The single face of a photo: its embedding plus what the checks looked at."""
+
+    embedding: Vector
+    score: float
+    size_px: float
+
+
+async def single_face(
+    analyzer: FaceAnalyzer, photo: Photo, config: EnrollmentConfig | None = None
+) -> FaceSample:
+    """Embed the one face in `photo`; raises a typed `EnrollmentError` otherwise."""
+    cfg = config or EnrollmentConfig()
+    if isinstance(photo, bytes | bytearray) and not photo:
+        raise InvalidPhotoError("the photo is empty")
+    try:
+        analysis = await analyzer.analyze(photo)
+    except InvalidInputError as exc:
+        raise InvalidPhotoError(f"the photo could not be read: {exc}") from None
+    faces = analysis.faces
+    if len(faces) == 0:
+        raise NoFaceError("no face found in the photo: use a clear, frontal photo of one person")
+    if len(faces) > 1:
+        raise MultipleFacesError(
+            f"{len(faces)} faces found in the photo: an enrolment photo must show exactly "
+            "one person",
+            faces=len(faces),
+        )
+    x1, y1, x2, y2 = (float(v) for v in faces.xyxy[0])
+    size = min(x2 - x1, y2 - y1)
+    score = float(faces.confidence[0])
+    if size < cfg.min_face_size_px:
+        raise LowQualityFaceError(
+            f"the face is {size:.0f} px, smaller than the {cfg.min_face_size_px} px required"
+        )
+    if score < cfg.min_face_score:
+        raise LowQualityFaceError(
+            f"face detector confidence {score:.2f} is below {cfg.min_face_score:.2f}"
+        )
+    return FaceSample(embedding=unit_vector(faces.embeddings[0]), score=score, size_px=size)
+
+
+class Enroller:
+    """Photo -> one gallery embedding for a customer."""
+
+    def __init__(
+        self,
+        analyzer: FaceAnalyzer,
+        gallery: FaceGallery,
+        config: EnrollmentConfig | None = None,
+    ) -> None:
+        self._analyzer = analyzer
+        self._gallery = gallery
+        self.config = config or EnrollmentConfig()
+
+    async def enroll(
+        self,
+        customer_id: str,
+        photo: Photo,
+        *,
+        ctx: AuditContext,
+        vip: bool = False,
+        camera_id: str | None = None,
+    ) -> EnrolledEmbedding:
+        check_customer_id(customer_id)
+        sample = await single_face(self._analyzer, photo, self.config)
+        return self._gallery.add(
+            customer_id,
+            sample.embedding,
+            ctx=ctx,
+            camera_id=camera_id or self.config.source_camera,
+            vip=vip,
+        )

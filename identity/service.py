@@ -1,0 +1,531 @@
+"""The identity service: the one process that owns the face gallery.
+
+Local-mode Qdrant allows one client per storage folder, so the gallery, the gating engine
+and the registry live here, and every other process talks to this one over NATS
+request/reply (`protocol.py`, client in `client.py`). Decisions are published as events
+(IDENTITY and ALERTS streams) through an `EventPublisher`.
+
+Gallery and engine work runs on one worker thread (the engine is not thread-safe and
+local Qdrant is synchronous), so the event loop stays responsive and requests are
+serialized. A request handler never raises: every failure becomes an error reply.
+
+Run: `python -m identity.service --config identity.yaml` (a YAML
+`ServiceConfig`). With `identity.registry.snapshot_path` set, TRINETRA_EMBEDDING_KEY must
+be in the environment or the service refuses to start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import functools
+import json
+import logging
+import signal
+import sys
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+from pydantic import BaseModel, ValidationError
+
+from identity.audit import AuditContext, AuditSink, JsonlAuditLog, audit
+from identity.config import ServiceConfig
+from identity.crypto import (
+    EMBEDDING_KEY_ENV,
+    DecryptionError,
+    EmbeddingCipher,
+    MissingEmbeddingKeyError,
+)
+from identity.enrollment import FaceAnalyzer, Photo, single_face
+from identity.event_purge import purge_customer_events
+from identity.events import to_event
+from identity.gallery import (
+    EnrolledEmbedding,
+    FaceGallery,
+    GalleryLockedError,
+)
+from identity.gate import Decision, IdentityGate, Observation
+from identity.metrics import IdentityMetrics
+from identity.outcomes import Outcome, Withdrawn
+from identity.vectors import unit_vector
+from trinetra.events.connection import NatsConnection
+from trinetra.events.publisher import EventPublisher
+from trinetra.events.streams import IDENTITY_STREAMS
+from trinetra.identity.errors import (
+    ErrorCode,
+    IdentityError,
+    PhotoTooLargeError,
+    check_customer_id,
+    code_of,
+)
+from trinetra.identity.protocol import (
+    OPERATIONS,
+    DecisionOut,
+    EmbeddingInfo,
+    EnrollRequest,
+    EnrollResult,
+    EraseRequest,
+    EraseResult,
+    LookupRequest,
+    LookupResult,
+    ObservationIn,
+    ObserveRequest,
+    ObserveResult,
+    Operation,
+    TrackEndIn,
+    error_reply,
+    ok_reply,
+    service_subject,
+)
+from trinetra.inference.errors import InferenceError
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class IdentityService:
+    """Gallery + gating engine + registry behind NATS request/reply (module docs)."""
+
+    def __init__(
+        self,
+        config: ServiceConfig,
+        *,
+        analyzer: FaceAnalyzer,
+        connection: NatsConnection | None = None,
+        gallery: FaceGallery | None = None,
+        audit_sink: AuditSink | None = None,
+        publisher: EventPublisher | None = None,
+        metrics: IdentityMetrics | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        """Raises `MissingEmbeddingKeyError` when the encrypted snapshot is configured but
+        TRINETRA_EMBEDDING_KEY is missing or invalid (before anything is opened), and
+        `GalleryLockedError` when another process holds the local gallery."""
+        self.config = config
+        identity = config.identity
+        self._snapshot_path = identity.registry.snapshot_path
+        self._cipher = (
+            EmbeddingCipher.from_env(environ) if self._snapshot_path is not None else None
+        )
+        snapshot = self._read_snapshot()  # before opening anything: a wrong key stops here
+        self.metrics = metrics if metrics is not None else IdentityMetrics()
+        self._owns_audit = audit_sink is None
+        self._audit: AuditSink = (
+            audit_sink
+            if audit_sink is not None
+            else JsonlAuditLog(identity.audit.path, fsync=identity.audit.fsync)
+        )
+        self._owns_gallery = gallery is None
+        self.gallery = (
+            gallery
+            if gallery is not None
+            else FaceGallery(identity.gallery, audit_sink=self._audit, metrics=self.metrics)
+        )
+        self.engine = IdentityGate(identity, self.gallery, actor=config.actor, metrics=self.metrics)
+        self._analyzer = analyzer
+        self._owns_connection = connection is None
+        self.connection = (
+            connection
+            if connection is not None
+            else NatsConnection(list(config.nats_servers), name="trinetra-identity")
+        )
+        self._owns_publisher = publisher is None
+        self.publisher = (
+            publisher
+            if publisher is not None
+            else EventPublisher(self.connection, streams=IDENTITY_STREAMS)
+        )
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="identity")
+        self._subscriptions: list[Subscription] = []
+        self._ready = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._closed = False
+        self._last_observed = time.monotonic()
+        if snapshot is not None:
+            self.engine.registry.restore(snapshot)
+            audit(
+                self._audit,
+                AuditContext(config.actor, "restore the active registry at start"),
+                "snapshot",
+                details={"operation": "load", "identities": len(self.engine.registry)},
+            )
+
+    @property
+    def store_id(self) -> str:
+        return self.config.store_id
+
+    # --- lifecycle --------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start connecting and serving in the background (NATS may still be down)."""
+        await self.connection.start()
+        await self.publisher.start()
+        self._tasks.append(asyncio.create_task(self._subscribe_when_connected()))
+        self._tasks.append(asyncio.create_task(self._expire_forever()))
+        if self._snapshot_path is not None:
+            self._tasks.append(asyncio.create_task(self._snapshot_forever()))
+
+    async def wait_ready(self, timeout_s: float | None = None) -> bool:
+        """True once the request subjects are subscribed."""
+        try:
+            await asyncio.wait_for(self._ready.wait(), timeout_s)
+        except TimeoutError:
+            return False
+        return True
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for sub in self._subscriptions:
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
+        await self._run(self._save_snapshot)
+        if self._owns_publisher:
+            await self.publisher.close()
+        if self._owns_connection:
+            await self.connection.close()
+        self._executor.shutdown(wait=True)
+        if self._owns_gallery:
+            self.gallery.close()
+        if self._owns_audit and isinstance(self._audit, JsonlAuditLog):
+            self._audit.close()
+
+    async def __aenter__(self) -> IdentityService:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # --- operations (in-process API; the NATS handlers call these) ---------------------
+
+    async def enroll(
+        self, customer_id: str, photo: Photo, *, actor: str, reason: str, vip: bool = False
+    ) -> EnrolledEmbedding:
+        """Embed the one face of `photo` (in memory only) and store it for the customer."""
+        check_customer_id(customer_id)
+        ctx = AuditContext(actor, reason)
+        if isinstance(photo, bytes | bytearray) and len(photo) > self.config.max_photo_bytes:
+            raise PhotoTooLargeError(
+                f"photo is {len(photo)} bytes, more than {self.config.max_photo_bytes}"
+            )
+        sample = await single_face(self._analyzer, photo, self.config.identity.enrollment)
+        camera = self.config.identity.enrollment.source_camera
+        return await self._run(
+            lambda: self.gallery.add(
+                customer_id, sample.embedding, ctx=ctx, camera_id=camera, vip=vip
+            )
+        )
+
+    async def erase(self, customer_id: str, *, actor: str, reason: str) -> EraseResult:
+        """Delete every embedding of the customer and every link to them (registry,
+        votes, templates, the encrypted snapshot); withdraws their live tracks."""
+        check_customer_id(customer_id)
+        ctx = AuditContext(actor, reason)
+
+        def work() -> tuple[int, bool, list[Outcome]]:
+            was_active = customer_id in self.engine.registry
+            removed = self.gallery.erase(customer_id, ctx=ctx)
+            outcomes = self.engine.erase(customer_id)
+            self._save_snapshot()
+            return removed, was_active, outcomes
+
+        removed, was_active, outcomes = await self._run(work)
+        self._publish(outcomes)
+        purged = 0
+        if self.connection.client is not None and self.connection.connected:
+            # The withdrawals just published carry no customer id; older events do.
+            try:
+                purged = await asyncio.wait_for(
+                    purge_customer_events(self.connection.client, customer_id), 30
+                )
+            except TimeoutError:
+                log.error("erase: purging stored events timed out", extra={"customer": "<hidden>"})
+        return EraseResult(
+            events_purged=purged,
+            customer_id=customer_id,
+            embeddings_removed=removed,
+            was_active=was_active,
+            tracks_withdrawn=sum(isinstance(o, Withdrawn) for o in outcomes),
+        )
+
+    async def lookup(self, customer_id: str, *, actor: str, reason: str) -> LookupResult:
+        check_customer_id(customer_id)
+        ctx = AuditContext(actor, reason)
+
+        def work() -> LookupResult:
+            entries = self.gallery.lookup(customer_id, ctx=ctx)
+            active = self.engine.registry.get(customer_id)
+            return LookupResult(
+                customer_id=customer_id,
+                enrolled=bool(entries),
+                embeddings=[
+                    EmbeddingInfo(
+                        slot=e.slot, camera_id=e.camera_id, enrolled_at=e.enrolled_at, vip=e.vip
+                    )
+                    for e in entries
+                ],
+                active=active is not None,
+                last_seen_at=None
+                if active is None
+                else datetime.fromtimestamp(active.last_seen, UTC),
+            )
+
+        return await self._run(work)
+
+    async def observe(
+        self,
+        observations: Sequence[Observation],
+        ended: Sequence[TrackEndIn] = (),
+    ) -> list[Decision]:
+        """Gate observations (in order), then end tracks; outcomes are published."""
+
+        def work() -> tuple[list[Decision], list[Outcome]]:
+            decisions = [self.engine.observe(o) for o in observations]
+            outcomes = [x for d in decisions for x in d.outcomes]
+            for end in ended:
+                outcomes.extend(self.engine.end_track(end.camera_id, end.track_id, end.at))
+            return decisions, outcomes
+
+        decisions, outcomes = await self._run(work)
+        self._last_observed = time.monotonic()
+        self._publish(outcomes)
+        return decisions
+
+    # --- NATS side --------------------------------------------------------------------
+
+    async def _subscribe_when_connected(self) -> None:
+        await self.connection.wait_connected()
+        client = self.connection.client
+        assert client is not None
+        handlers: dict[Operation, Callable[[bytes], Awaitable[BaseModel]]] = {
+            "enroll": self._on_enroll,
+            "erase": self._on_erase,
+            "lookup": self._on_lookup,
+            "observe": self._on_observe,
+        }
+        for operation in OPERATIONS:
+            handler = handlers[operation]
+            # nats-py replays these subscriptions on every reconnect of the client.
+            sub = await client.subscribe(
+                service_subject(self.store_id, operation), cb=self._callback(operation, handler)
+            )
+            self._subscriptions.append(sub)
+        await client.flush()
+        self._ready.set()
+        log.info("identity service for store %s ready", self.store_id)
+
+    def _callback(
+        self, operation: str, handler: Callable[[bytes], Awaitable[BaseModel]]
+    ) -> Callable[[Msg], Awaitable[None]]:
+        async def on_message(msg: Msg) -> None:
+            reply = await self._reply(operation, handler, msg.data)
+            if msg.reply:
+                try:
+                    await msg.respond(reply)
+                except Exception as exc:
+                    log.warning("identity %s reply failed: %r", operation, exc)
+
+        return on_message
+
+    async def _reply(
+        self, operation: str, handler: Callable[[bytes], Awaitable[BaseModel]], data: bytes
+    ) -> bytes:
+        code: ErrorCode
+        try:
+            return ok_reply(await handler(data))
+        except ValidationError as exc:
+            code, message = "bad_request", _validation_message(exc)
+        except json.JSONDecodeError as exc:
+            code, message = "bad_request", f"request is not JSON: {exc}"
+        except IdentityError as exc:
+            code, message = code_of(exc), exc.message
+        except InferenceError as exc:
+            code, message = "unavailable", f"vision pipeline unavailable: {exc}"
+        except ValueError as exc:
+            code, message = "bad_request", str(exc)
+        except Exception as exc:
+            log.exception("identity %s failed", operation)
+            code, message = "internal", f"{type(exc).__name__}: internal error"
+        return error_reply(code, message)
+
+    async def _on_enroll(self, data: bytes) -> EnrollResult:
+        request = EnrollRequest.model_validate_json(data)
+        entry = await self.enroll(
+            request.customer_id,
+            request.photo_bytes(),
+            actor=request.actor,
+            reason=request.reason,
+            vip=request.vip,
+        )
+        count = len(
+            await self._run(
+                lambda: self.gallery.lookup(
+                    request.customer_id,
+                    ctx=AuditContext(request.actor, "confirm enrolment"),
+                )
+            )
+        )
+        return EnrollResult(
+            customer_id=entry.customer_id,
+            slot=entry.slot,
+            enrolled_at=entry.enrolled_at,
+            embeddings=count,
+        )
+
+    async def _on_erase(self, data: bytes) -> EraseResult:
+        request = EraseRequest.model_validate_json(data)
+        return await self.erase(request.customer_id, actor=request.actor, reason=request.reason)
+
+    async def _on_lookup(self, data: bytes) -> LookupResult:
+        request = LookupRequest.model_validate_json(data)
+        return await self.lookup(request.customer_id, actor=request.actor, reason=request.reason)
+
+    async def _on_observe(self, data: bytes) -> ObserveResult:
+        request = ObserveRequest.model_validate_json(data)
+        decisions = await self.observe(
+            [_observation(o) for o in request.observations], request.ended
+        )
+        return ObserveResult(
+            decisions=[
+                DecisionOut(
+                    camera_id=d.camera_id,
+                    track_id=d.track_id,
+                    visit_id=d.visit_id,
+                    status=d.status,
+                    customer_id=d.customer_id,
+                    vote=d.vote,
+                    vote_reason=d.vote_reason,
+                    score=d.score,
+                    companion=d.companion,
+                )
+                for d in decisions
+            ]
+        )
+
+    # --- helpers ----------------------------------------------------------------------
+
+    async def _run(self, work: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, work)
+
+    def _publish(self, outcomes: Sequence[Outcome]) -> None:
+        for outcome in outcomes:
+            self.publisher.publish(to_event(outcome, self.store_id))
+
+    def _read_snapshot(self) -> dict[str, Any] | None:
+        path, cipher = self._snapshot_path, self._cipher
+        if path is None or cipher is None or not path.exists():
+            return None
+        try:
+            state = cipher.read_file(path)
+        except DecryptionError as exc:
+            raise DecryptionError(
+                f"registry snapshot {path} cannot be decrypted with {EMBEDDING_KEY_ENV}: "
+                "wrong key? Move the file away to start with an empty registry."
+            ) from exc
+        if not isinstance(state, dict):
+            raise DecryptionError(f"registry snapshot {path} is not a snapshot")
+        return state
+
+    def _save_snapshot(self) -> None:
+        path, cipher = self._snapshot_path, self._cipher
+        if path is None or cipher is None:
+            return
+        cipher.write_file(path, self.engine.registry.snapshot())
+        audit(
+            self._audit,
+            AuditContext(self.config.actor, "persist the active registry"),
+            "snapshot",
+            details={"operation": "save", "identities": len(self.engine.registry)},
+        )
+
+    async def _expire_forever(self, every_s: float = 5.0) -> None:
+        """Keep TTLs running while no observations arrive (the engine's clock is the
+        observations'): advance it by the idle wall time, so ended tracks are reported
+        and unseen identities leave the registry even in an empty store."""
+        while True:
+            await asyncio.sleep(every_s)
+            idle = time.monotonic() - self._last_observed
+            if idle < every_s or self.engine.now == 0.0:
+                continue
+            try:
+                now = self.engine.now + idle
+                outcomes = await self._run(functools.partial(self.engine.expire, now))
+                self._publish(outcomes)
+            except Exception:
+                log.exception("identity expiry failed")
+
+    async def _snapshot_forever(self) -> None:
+        interval = self.config.identity.registry.snapshot_interval_s
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self._run(self._save_snapshot)
+            except Exception:
+                log.exception("registry snapshot failed")
+
+
+def _observation(o: ObservationIn) -> Observation:
+    return Observation(
+        camera_id=o.camera_id,
+        track_id=o.track_id,
+        at=o.at,
+        embeddings=tuple(unit_vector(e) for e in o.embeddings),
+        box=o.box,
+        track_uid=o.track_uid,
+    )
+
+
+def _validation_message(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors()[:5]:
+        where = ".".join(str(p) for p in error["loc"]) or "request"
+        parts.append(f"{where}: {error['msg']}")
+    return "invalid request: " + "; ".join(parts)
+
+
+def load_config(path: Path) -> ServiceConfig:
+    data: Any = yaml.safe_load(path.read_text()) or {}
+    return ServiceConfig.model_validate(data)
+
+
+async def _serve(config: ServiceConfig) -> None:
+    from trinetra.inference import VisionClient
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with VisionClient(config.triton) as vision, IdentityService(config, analyzer=vision):
+        await stop.wait()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="TRINETRA identity service")
+    parser.add_argument("--config", type=Path, required=True, help="ServiceConfig YAML")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO)
+    try:
+        asyncio.run(_serve(load_config(args.config)))
+    except (MissingEmbeddingKeyError, DecryptionError, GalleryLockedError, ValidationError) as exc:
+        print(f"identity service cannot start: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,171 @@
+"""JetStream streams that hold TRINETRA events, and their retention limits.
+
+Each stream owns one subject family (see `schema`), keeps its data in the file store, and
+discards the *oldest* messages when a limit is hit: for live analytics a fresh event is
+worth more than an old one, and producers must never block on a full stream.
+`duplicate_window` is the span within which a repeated `Nats-Msg-Id` (our `event_id`) is
+dropped by the server; it must cover the publisher's longest retry, so it is minutes.
+
+IDENTITY (`trinetra.*.*.identity`) and ALERTS (`trinetra.*.*.alerts`, per camera like every
+other family, since every event names its camera) are defined below but are not in
+`DEFAULT_STREAMS`: only the identity service publishes them, and it ensures
+`IDENTITY_STREAMS` itself (`EventPublisher(streams=IDENTITY_STREAMS)`); `ALL_STREAMS` is
+every stream, for deployment tooling.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Final
+
+from nats.js import JetStreamContext
+from nats.js.api import DiscardPolicy, StorageType, StreamConfig, StreamInfo
+from nats.js.errors import BadRequestError
+
+from trinetra.events.schema import (
+    ALERTS_SUBJECTS,
+    DETECTIONS_SUBJECTS,
+    IDENTITY_SUBJECTS,
+    STATUS_SUBJECTS,
+    TRACKS_SUBJECTS,
+)
+
+log = logging.getLogger(__name__)
+
+MINUTE: Final = 60.0
+HOUR: Final = 60 * MINUTE
+DAY: Final = 24 * HOUR
+MiB: Final = 1024 * 1024
+GiB: Final = 1024 * MiB
+
+# Server error code for "stream name already in use with a different configuration".
+STREAM_NAME_IN_USE: Final = 10058
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    """One stream's name, subjects and limits (seconds and bytes; -1 = unlimited)."""
+
+    name: str
+    subjects: tuple[str, ...]
+    description: str
+    max_age_s: float
+    max_bytes: int
+    max_msg_size: int
+    duplicate_window_s: float = 2 * MINUTE
+    max_msgs_per_subject: int = -1
+    allow_direct: bool = False
+    num_replicas: int = 1
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+    def config(self) -> StreamConfig:
+        return StreamConfig(
+            name=self.name,
+            description=self.description,
+            subjects=list(self.subjects),
+            storage=StorageType.FILE,
+            discard=DiscardPolicy.OLD,
+            max_age=self.max_age_s,
+            max_bytes=self.max_bytes,
+            max_msg_size=self.max_msg_size,
+            max_msgs=-1,
+            max_msgs_per_subject=self.max_msgs_per_subject,
+            duplicate_window=self.duplicate_window_s,
+            allow_direct=self.allow_direct,
+            num_replicas=self.num_replicas,
+            metadata=dict(self.metadata) or None,
+        )
+
+    def replace(self, **changes: object) -> StreamSpec:
+        """A copy with some limits changed (e.g. smaller `max_bytes` for a small disk)."""
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+
+# Sizing: 8 cameras x 15 fps x ~1 KB per detections event is ~10 GB/day, so the per-frame
+# stream keeps one day (the replay window for a crashed consumer), bounded by bytes first.
+DETECTIONS_STREAM: Final = StreamSpec(
+    name="DETECTIONS",
+    subjects=(DETECTIONS_SUBJECTS,),
+    description="Per-frame person detections, one subject per camera.",
+    max_age_s=1 * DAY,
+    max_bytes=8 * GiB,
+    max_msg_size=1 * MiB,
+)
+
+# Track lifecycle is ~1000x smaller than detections and feeds journeys, so it is kept for
+# a week to allow re-building journeys after an analytics outage.
+TRACKS_STREAM: Final = StreamSpec(
+    name="TRACKS",
+    subjects=(TRACKS_SUBJECTS,),
+    description="Track started/updated/ended events, one subject per camera.",
+    max_age_s=7 * DAY,
+    max_bytes=2 * GiB,
+    max_msg_size=256 * 1024,
+)
+
+# A camera's status history: capped per camera so a flapping camera cannot evict the
+# others; direct get lets the gateway read each camera's latest status cheaply.
+CAMERA_STATUS_STREAM: Final = StreamSpec(
+    name="CAMERA_STATUS",
+    subjects=(STATUS_SUBJECTS,),
+    description="Camera connection state changes, one subject per camera.",
+    max_age_s=30 * DAY,
+    max_bytes=256 * MiB,
+    max_msg_size=64 * 1024,
+    max_msgs_per_subject=10_000,
+    allow_direct=True,
+)
+
+DEFAULT_STREAMS: Final = (DETECTIONS_STREAM, TRACKS_STREAM, CAMERA_STATUS_STREAM)
+
+# Identity decisions are a few per visit, but they are what journeys and VIP alerts are
+# built on, and an audit of "why was this track called X" needs them: kept 30 days.
+IDENTITY_STREAM: Final = StreamSpec(
+    name="IDENTITY",
+    subjects=(IDENTITY_SUBJECTS,),
+    description="Identity resolved/unknown/withdrawn per track, one subject per camera.",
+    max_age_s=30 * DAY,
+    max_bytes=1 * GiB,
+    max_msg_size=64 * 1024,
+)
+
+# Alerts are rare and each may need follow-up (a false merge is a P0): kept 90 days,
+# capped per camera so one noisy camera cannot evict the others' alerts.
+ALERTS_STREAM: Final = StreamSpec(
+    name="ALERTS",
+    subjects=(ALERTS_SUBJECTS,),
+    description="Alerts (false merges, identity drift), one subject per camera.",
+    max_age_s=90 * DAY,
+    max_bytes=256 * MiB,
+    max_msg_size=64 * 1024,
+    max_msgs_per_subject=100_000,
+)
+
+IDENTITY_STREAMS: Final = (IDENTITY_STREAM, ALERTS_STREAM)
+ALL_STREAMS: Final = (*DEFAULT_STREAMS, *IDENTITY_STREAMS)
+
+
+async def ensure_stream(js: JetStreamContext, spec: StreamSpec) -> StreamInfo:
+    """Create the stream, or update it in place when its configuration differs.
+
+    Adding a stream whose identical configuration already exists is a no-op on the
+    server, so this is safe to call on every (re)connect.
+    """
+    config = spec.config()
+    try:
+        return await js.add_stream(config)
+    except BadRequestError as exc:
+        if exc.err_code != STREAM_NAME_IN_USE:
+            raise
+    log.info("updating stream %s to the current configuration", spec.name)
+    return await js.update_stream(config)
+
+
+async def ensure_streams(
+    js: JetStreamContext, specs: Iterable[StreamSpec] = DEFAULT_STREAMS
+) -> list[StreamInfo]:
+    """Create-or-update every stream in `specs`; raises on the first failure."""
+    return [await ensure_stream(js, spec) for spec in specs]

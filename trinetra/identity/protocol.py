@@ -1,0 +1,188 @@
+"""The identity service's NATS request/reply protocol: subjects and JSON messages.
+
+Subjects (core NATS request/reply, never captured by a JetStream stream, so photos and
+embeddings in requests are not persisted by the bus):
+
+    trinetra.<store>.identity.enroll    EnrollRequest  -> EnrollResult
+    trinetra.<store>.identity.erase     EraseRequest   -> EraseResult
+    trinetra.<store>.identity.lookup    LookupRequest  -> LookupResult
+    trinetra.<store>.identity.observe   ObserveRequest -> ObserveResult
+
+Every reply is `{"ok": true, "result": {...}}` or `{"ok": false, "error": {"code": ...,
+"message": ...}}`; a bad request gets an error reply, never a crashed service. Photos
+travel base64-encoded inside the JSON, so a request must fit the server's max_payload
+(1 MiB by default: photos up to about 750 KB).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from typing import Annotated, Any, Final, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from trinetra.events.schema import SUBJECT_ROOT, subject_token
+from trinetra.identity.errors import ErrorCode
+from trinetra.inference.detections import EMBEDDING_DIM
+
+Operation = Literal["enroll", "erase", "lookup", "observe"]
+OPERATIONS: Final[tuple[Operation, ...]] = ("enroll", "erase", "lookup", "observe")
+
+
+CustomerId = Annotated[str, Field(min_length=1, max_length=128)]
+Text = Annotated[str, Field(min_length=1, max_length=1000)]
+MAX_OBSERVATIONS: Final = 256
+
+
+def service_subject(store_id: str, operation: Operation) -> str:
+    """`trinetra.<store>.identity.<operation>`."""
+    return f"{SUBJECT_ROOT}.{subject_token(store_id)}.identity.{operation}"
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Audited(_Message):
+    actor: Text = Field(description="Who asks (user or service), for the audit log.")
+    reason: Text = Field(description="Why, for the audit log.")
+
+
+class EnrollRequest(_Audited):
+    customer_id: CustomerId = Field(description="Pseudonymous customer id to enrol.")
+    photo: str = Field(min_length=1, description="JPEG/PNG photo showing exactly one face, base64.")
+
+    def photo_bytes(self) -> bytes:
+        """The decoded photo; ValueError if `photo` is not valid base64."""
+        try:
+            return base64.b64decode(self.photo, validate=True)
+        except binascii.Error as exc:
+            raise ValueError(f"photo is not valid base64: {exc}") from None
+
+    @classmethod
+    def for_photo(
+        cls, customer_id: str, photo: bytes, *, actor: str, reason: str, vip: bool = False
+    ) -> EnrollRequest:
+        return cls(
+            customer_id=customer_id,
+            photo=base64.b64encode(photo).decode(),
+            vip=vip,
+            actor=actor,
+            reason=reason,
+        )
+
+    vip: bool = Field(default=False, description="Flag the customer as VIP.")
+
+
+class EmbeddingInfo(_Message):
+    slot: int = Field(ge=0, description="Gallery slot.")
+    camera_id: str = Field(description="Where the embedding came from.")
+    enrolled_at: AwareDatetime = Field(description="When it was stored.")
+    vip: bool = Field(description="VIP flag.")
+
+
+class EnrollResult(_Message):
+    customer_id: str = Field(description="The customer.")
+    slot: int = Field(ge=0, description="Slot the new embedding went to.")
+    enrolled_at: AwareDatetime = Field(description="When it was stored.")
+    embeddings: int = Field(ge=1, description="Embeddings the customer now has.")
+
+
+class EraseRequest(_Audited):
+    customer_id: CustomerId = Field(description="Customer whose biometric data to delete.")
+
+
+class EraseResult(_Message):
+    customer_id: str = Field(description="The customer.")
+    embeddings_removed: int = Field(ge=0, description="Gallery embeddings deleted.")
+    was_active: bool = Field(description="The customer was in the active registry.")
+    tracks_withdrawn: int = Field(ge=0, description="Live tracks that lost this identity.")
+    events_purged: int = Field(
+        0, ge=0, description="Stored identity/alert events naming the customer, deleted."
+    )
+
+
+class LookupRequest(_Audited):
+    customer_id: CustomerId = Field(description="Customer to look up.")
+
+
+class LookupResult(_Message):
+    customer_id: str = Field(description="The customer.")
+    enrolled: bool = Field(description="The gallery has embeddings for them.")
+    embeddings: list[EmbeddingInfo] = Field(default_factory=list, description="By slot.")
+    active: bool = Field(description="In the active registry (seen recently).")
+    last_seen_at: AwareDatetime | None = Field(default=None, description="Latest sighting.")
+
+
+class ObservationIn(_Message):
+    camera_id: Annotated[str, Field(min_length=1, max_length=128)] = Field(description="Camera.")
+    track_id: int = Field(ge=0, description="Tracker id on the camera.")
+    at: AwareDatetime = Field(description="Observation (frame) time.")
+    embeddings: list[
+        Annotated[list[float], Field(min_length=EMBEDDING_DIM, max_length=EMBEDDING_DIM)]
+    ] = Field(default_factory=list, max_length=8, description="Samples of the track's face.")
+    box: tuple[float, float, float, float] | None = Field(
+        default=None, description="Person box x1, y1, x2, y2."
+    )
+    track_uid: uuid.UUID | None = Field(default=None, description="Global track id.")
+
+
+class TrackEndIn(_Message):
+    camera_id: Annotated[str, Field(min_length=1, max_length=128)] = Field(description="Camera.")
+    track_id: int = Field(ge=0, description="Tracker id.")
+    at: AwareDatetime | None = Field(default=None, description="When the tracker ended it.")
+
+
+class ObserveRequest(_Message):
+    observations: list[ObservationIn] = Field(
+        default_factory=list, max_length=MAX_OBSERVATIONS, description="In time order."
+    )
+    ended: list[TrackEndIn] = Field(
+        default_factory=list, max_length=MAX_OBSERVATIONS, description="Tracks that ended."
+    )
+
+
+class DecisionOut(_Message):
+    camera_id: str
+    track_id: int
+    visit_id: uuid.UUID
+    status: Literal["pending", "resolved", "unknown"]
+    customer_id: str | None
+    vote: str | None
+    vote_reason: str
+    score: float | None
+    companion: bool
+
+
+class ObserveResult(_Message):
+    decisions: list[DecisionOut] = Field(default_factory=list)
+
+
+class ErrorInfo(_Message):
+    code: ErrorCode
+    message: str
+
+
+def ok_reply(result: BaseModel) -> bytes:
+    return b'{"ok":true,"result":' + result.model_dump_json().encode() + b"}"
+
+
+def error_reply(code: ErrorCode, message: str) -> bytes:
+    body: dict[str, Any] = {"ok": False, "error": ErrorInfo(code=code, message=message)}
+    return _Reply.model_validate(body).model_dump_json(exclude_none=True).encode()
+
+
+class _Reply(_Message):
+    ok: bool
+    result: dict[str, Any] | None = None
+    error: ErrorInfo | None = None
+
+
+def parse_reply(data: bytes) -> tuple[dict[str, Any] | None, ErrorInfo | None]:
+    """(result, None) or (None, error) from a reply payload."""
+    reply = _Reply.model_validate_json(data)
+    if reply.ok:
+        return reply.result or {}, None
+    return None, reply.error or ErrorInfo(code="internal", message="error reply without error")

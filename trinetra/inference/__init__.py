@@ -1,0 +1,19 @@
+"""Typed asyncio access to the Triton inference tier."""
+
+from trinetra.inference.client import VisionClient
+from trinetra.inference.errors import (
+    InferenceError,
+    InferenceTimeoutError,
+    InferenceUnavailableError,
+    InvalidInputError,
+)
+from trinetra.inference.settings import TritonSettings
+
+__all__ = [
+    "InferenceError",
+    "InferenceTimeoutError",
+    "InferenceUnavailableError",
+    "InvalidInputError",
+    "TritonSettings",
+    "VisionClient",
+]

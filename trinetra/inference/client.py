@@ -1,0 +1,224 @@
+"""VisionClient: the orchestrator's only way to call Triton.
+
+Over `tritonclient.grpc.aio`: readiness checks, per-call deadlines, model version pinning,
+retry with exponential backoff and jitter while the server is away (a restart), and
+results as `trinetra.inference.detections` dataclasses rather than raw tensors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import numpy as np
+import tritonclient.grpc.aio as grpcclient
+from numpy.typing import NDArray
+from tritonclient.utils import InferenceServerException
+
+from ensembles.ops.image import encoded_image_size
+from trinetra.inference.detections import Detections, Faces, FrameAnalysis
+from trinetra.inference.errors import (
+    InferenceError,
+    InferenceTimeoutError,
+    InferenceUnavailableError,
+    InvalidInputError,
+)
+from trinetra.inference.settings import TritonSettings
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+PIPELINE_OUTPUTS = (
+    "PERSON_BOXES",
+    "PERSON_SCORES",
+    "FACE_BOXES",
+    "FACE_SCORES",
+    "FACE_LANDMARKS",
+    "FACE_PERSON_INDEX",
+    "FACE_EMBEDDINGS",
+)
+# gRPC codes meaning "the server is away or not ready yet": worth retrying.
+RETRYABLE = ("UNAVAILABLE", "UNKNOWN", "CANCELLED", "RESOURCE_EXHAUSTED")
+# Messages of a server that is starting or stopping (models not loaded yet, or gone).
+UNAVAILABLE_MARKERS = ("not ready", "no available versions", "failed to connect")
+# The python backend reports refused input as an error response; these words mark it.
+INVALID_INPUT_MARKERS = (
+    "undecodable",
+    "empty image",
+    "exceeds the limit",
+    "exactly one of",
+    "raw frame must",
+    "no pixels",
+    "unexpected datatype",
+    "unexpected shape",
+    "INVALID_ARG",
+    "expected",
+    "inconsistent",
+)
+
+
+def _status(error: InferenceServerException) -> str:
+    return str(error.status() or "")
+
+
+def classify(error: InferenceServerException) -> InferenceError:
+    status, message = _status(error), str(error.message() or error)
+    if "DEADLINE_EXCEEDED" in status or "Deadline Exceeded" in message:
+        return InferenceTimeoutError(message)
+    lowered = message.lower()
+    if any(code in status for code in RETRYABLE) or any(m in lowered for m in UNAVAILABLE_MARKERS):
+        return InferenceUnavailableError(message)
+    if "INVALID_ARGUMENT" in status or any(m in message for m in INVALID_INPUT_MARKERS):
+        return InvalidInputError(message)
+    return InferenceError(message)
+
+
+class VisionClient:
+    def __init__(self, settings: TritonSettings | None = None) -> None:
+        self.settings = settings or TritonSettings()
+        self._client = grpcclient.InferenceServerClient(
+            self.settings.url, channel_args=self._channel_args()
+        )
+
+    def _channel_args(self) -> list[tuple[str, int]]:
+        """gRPC reconnects a channel by itself, but by default backs off up to 120 s; cap it
+        at our own backoff so a restarted server is found again within seconds."""
+        max_backoff_ms = int(self.settings.backoff_max_s * 1000)
+        return [
+            ("grpc.max_send_message_length", 2**31 - 1),
+            ("grpc.max_receive_message_length", 2**31 - 1),
+            ("grpc.initial_reconnect_backoff_ms", int(self.settings.backoff_initial_s * 1000)),
+            ("grpc.min_reconnect_backoff_ms", int(self.settings.backoff_initial_s * 1000)),
+            ("grpc.max_reconnect_backoff_ms", max_backoff_ms),
+        ]
+
+    async def __aenter__(self) -> VisionClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        await self._client.close()
+
+    async def _with_retries(self, call: Callable[[], Awaitable[T]]) -> T:
+        delay = self.settings.backoff_initial_s
+        for attempt in range(self.settings.retries + 1):
+            try:
+                return await call()
+            except InferenceServerException as raw:
+                error = classify(raw)
+            if not isinstance(error, InferenceUnavailableError) or attempt == self.settings.retries:
+                raise error
+            log.warning("triton unavailable (attempt %d): %s", attempt + 1, error)
+            await asyncio.sleep(delay * random.uniform(0.5, 1.0))
+            delay = min(delay * 2, self.settings.backoff_max_s)
+        raise AssertionError("unreachable")
+
+    async def is_ready(self, model: str | None = None) -> bool:
+        """True when the server and the model (default: the pipeline) answer ready."""
+        name = model or self.settings.pipeline_model
+        try:
+            live = await self._client.is_server_ready(client_timeout=self.settings.call_timeout_s)
+            return bool(live) and bool(
+                await self._client.is_model_ready(name, client_timeout=self.settings.call_timeout_s)
+            )
+        except InferenceServerException:
+            return False
+
+    async def wait_ready(self, timeout_s: float = 60.0, model: str | None = None) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while not await self.is_ready(model):
+            if loop.time() > deadline:
+                raise InferenceUnavailableError(
+                    f"{model or self.settings.pipeline_model} at {self.settings.url} "
+                    f"not ready after {timeout_s:.0f} s"
+                )
+            await asyncio.sleep(0.2)
+
+    async def infer(
+        self,
+        model: str,
+        inputs: dict[str, NDArray[Any]],
+        outputs: list[str],
+        *,
+        version: int | None = None,
+        parameters: dict[str, Any] | None = None,
+    ) -> dict[str, NDArray[Any]]:
+        """One request to any model; `version` pins it, else the settings' pin or newest."""
+        pinned = version if version is not None else self.settings.model_versions.get(model)
+        tensors = []
+        for name, value in inputs.items():
+            tensor = grpcclient.InferInput(name, list(value.shape), _triton_dtype(value))
+            tensor.set_data_from_numpy(value)
+            tensors.append(tensor)
+        requested = [grpcclient.InferRequestedOutput(name) for name in outputs]
+
+        async def call() -> dict[str, NDArray[Any]]:
+            result = await self._client.infer(
+                model,
+                tensors,
+                model_version="" if pinned is None else str(pinned),
+                outputs=requested,
+                client_timeout=self.settings.call_timeout_s,
+                parameters=parameters,
+            )
+            return {name: result.as_numpy(name) for name in outputs}
+
+        return await self._with_retries(call)
+
+    async def analyze(self, frame: bytes | NDArray[np.uint8]) -> FrameAnalysis:
+        """Persons and faces in one frame: JPEG/PNG bytes or a BGR uint8 HxWx3 array."""
+        if isinstance(frame, bytes | bytearray):
+            if not frame:
+                raise InvalidInputError("empty image: no bytes to send")
+            inputs = {"IMAGE_ENCODED": np.frombuffer(frame, np.uint8)[None]}
+        else:
+            if frame.ndim != 3 or frame.shape[2] != 3:
+                raise InvalidInputError(f"raw frame must be HxWx3, got {frame.shape}")
+            inputs = {"IMAGE_RAW": np.ascontiguousarray(frame)[None]}
+        pins = {
+            f"{model}_version": version for model, version in self.settings.model_versions.items()
+        }
+        out = await self.infer(
+            self.settings.pipeline_model, inputs, list(PIPELINE_OUTPUTS), parameters=pins or None
+        )
+        height, width = _frame_size(frame)
+        return FrameAnalysis(
+            width=width,
+            height=height,
+            persons=Detections(out["PERSON_BOXES"][0], out["PERSON_SCORES"][0]),
+            faces=Faces(
+                xyxy=out["FACE_BOXES"][0],
+                confidence=out["FACE_SCORES"][0],
+                landmarks=out["FACE_LANDMARKS"][0],
+                person_index=out["FACE_PERSON_INDEX"][0],
+                embeddings=out["FACE_EMBEDDINGS"][0],
+            ),
+            model_versions={model: str(v) for model, v in self.settings.model_versions.items()},
+        )
+
+
+def _triton_dtype(value: NDArray[Any]) -> str:
+    names = {
+        np.dtype(np.uint8): "UINT8",
+        np.dtype(np.float32): "FP32",
+        np.dtype(np.int32): "INT32",
+        np.dtype(np.int64): "INT64",
+        np.dtype(np.float16): "FP16",
+    }
+    try:
+        return names[value.dtype]
+    except KeyError:
+        raise InvalidInputError(f"unsupported tensor dtype {value.dtype}") from None
+
+
+def _frame_size(frame: bytes | NDArray[np.uint8]) -> tuple[int, int]:
+    if isinstance(frame, np.ndarray):
+        return int(frame.shape[0]), int(frame.shape[1])
+    size = encoded_image_size(bytes(frame))
+    return (size[1], size[0]) if size else (0, 0)
