@@ -5,7 +5,7 @@
 # GStreamer's RTSP server is the only way on Debian to serve real RTSP over TCP (ffmpeg
 # can read RTSP but not serve it); the tests use it to exercise the camera workers
 # against a real H.264 stream. Its Python bindings (python3-gi) belong to the SYSTEM
-# interpreter, so the sample camera runs orchestrator/cameras/gst_rtsp_serve.py with /usr/bin/python3.
+# interpreter, so the sample camera runs devservices/gst_rtsp_serve.py with /usr/bin/python3.
 #
 # Idempotent: exits without touching apt when every package is already installed.
 set -euo pipefail
