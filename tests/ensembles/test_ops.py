@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from ensembles.ops.align import ARCFACE_TEMPLATE, similarity_transform
-from ensembles.ops.boxes import link_faces_to_persons, nms
+from ensembles.ops.boxes import nms
 from ensembles.ops.image import FrameError, decode_image, encoded_image_size, letterbox
 
 
@@ -41,12 +41,6 @@ def test_nms_keeps_the_best_of_overlapping_boxes() -> None:
     boxes = np.array([[0, 0, 10, 10], [1, 1, 11, 11], [50, 50, 60, 60]], np.float32)
     keep = nms(boxes, np.array([0.6, 0.9, 0.5], np.float32), iou=0.5)
     assert keep.tolist() == [1, 2]
-
-
-def test_faces_link_to_the_smallest_containing_person() -> None:
-    persons = np.array([[0, 0, 100, 200], [10, 0, 60, 120], [300, 0, 400, 200]], np.float32)
-    faces = np.array([[20, 10, 40, 30], [310, 5, 330, 25], [500, 500, 520, 520]], np.float32)
-    assert link_faces_to_persons(faces, persons).tolist() == [1, 2, -1]
 
 
 def test_similarity_transform_recovers_rotation_scale_shift() -> None:
