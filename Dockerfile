@@ -1,4 +1,4 @@
-# The TRINETRA Python applications (store node, identity service, gateway): one image,
+# The TRINETRA Python applications (store node, identity service, analytics, gateway): one image,
 # the command picks the application (see docker-compose.yml).
 FROM python:3.11-slim-bookworm
 
@@ -7,9 +7,13 @@ RUN apt-get update && apt-get install -y --no-install-recommends libgl1 libglib2
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /opt/trinetra
 COPY pyproject.toml README.md ./
+COPY trinetra ./trinetra
 COPY orchestrator ./orchestrator
+COPY identity ./identity
+COPY analytics ./analytics
 COPY gateway ./gateway
 COPY ensembles ./ensembles
+# gateway/sql is a link to sql/: the wheel carries the migrations as package data
 COPY sql ./sql
 RUN pip install --no-cache-dir .
 USER nobody

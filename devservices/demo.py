@@ -25,6 +25,7 @@ import uvicorn
 
 from devservices.nats import NatsServer
 from devservices.paths import REPO_ROOT
+from devservices.ports import free_port
 from devservices.postgres import LocalPostgres
 from devservices.rtsp import RtspServer
 from devservices.triton import LocalTriton
@@ -88,12 +89,14 @@ async def run(
 ) -> None:
     secret = secrets.token_urlsafe(32)
     triton_settings = TritonSettings(url=triton.grpc_url, call_timeout_s=60)
+    node_port = free_port()  # known before the node starts: the gateway relays live views to it
     gateway_settings = GatewaySettings(
         store_id=STORE,
         database_url=db_url,
         nats_url=nats_url,
         jwt_secret=secret,
         triton=triton_settings,
+        node_urls={STORE: f"http://127.0.0.1:{node_port}"},
         host="127.0.0.1",
         port=args.port,
         log_json=False,
@@ -142,7 +145,11 @@ async def run(
     operator = issue_token(secret, "demo-operator", ["operator"], ttl_s=7 * 24 * 3600)
     await register_camera(base, operator, camera)
     node_settings = NodeSettings(
-        store_id=STORE, nats_url=nats_url, triton=triton_settings, health_port=0, log_json=False
+        store_id=STORE,
+        nats_url=nats_url,
+        triton=triton_settings,
+        health_port=node_port,
+        log_json=False,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -2,7 +2,7 @@
 
 Runs under the SYSTEM interpreter (/usr/bin/python3): the GStreamer bindings come from
 Debian's python3-gi, which the project virtualenv cannot import. Started as a subprocess
-by tests/support/rtsp_server.py; prints READY once the port is bound.
+by devservices/rtsp.py; prints READY once the port is bound.
 
 Two pipelines, so the stream behaves like a camera rather than a file:
 - a producer decodes the file in real time into an `intervideosink` channel and seeks back

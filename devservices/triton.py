@@ -1,32 +1,53 @@
 """The embedded inference tier: triton/cpu_server.py as a child process on loopback.
 
 Used by the demo, the benchmarks and the tests; production points TritonSettings.url at
-the GPU Triton service instead (docker-compose.yml).
+the GPU Triton service instead (docker-compose.yml). The launcher prints READY once every
+model is loaded, or explains on stderr why not and exits; both land in this service's log
+(devservices/lifecycle.py), the explanation in the ServiceStartError. The server's own
+log is the launcher's, `<workdir>/tritonserver-<grpc port>.log`.
 """
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
 import sys
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
 
-from devservices.paths import REPO_ROOT
+from devservices.lifecycle import ProcessService
+from devservices.paths import CACHE_DIR, REPO_ROOT
 from devservices.ports import free_port
+
+__all__ = ["LAUNCHER", "LocalTriton"]
 
 LAUNCHER = REPO_ROOT / "triton" / "cpu_server.py"
 
 
-@dataclass
-class LocalTriton:
-    grpc_port: int = field(default_factory=free_port)
-    http_port: int = field(default_factory=free_port)
-    metrics_port: int = field(default_factory=free_port)
-    extra_args: list[str] = field(default_factory=list)
-    workdir: Path = REPO_ROOT / ".cache" / "triton"
-    process: subprocess.Popen[str] | None = None
+class LocalTriton(ProcessService):
+    """The CPU Triton on free loopback ports (or the given ones); `workdir` holds the
+    backends and the server log, and is kept (a cache shared by runs)."""
+
+    name = "triton"
+    # Past the launcher's own 120 s ready timeout, so its explanation is what we report.
+    start_timeout_s = 180.0
+    stop_timeout_s = 30.0
+    ready_poll_s = 0.1
+
+    def __init__(
+        self,
+        *,
+        grpc_port: int | None = None,
+        http_port: int | None = None,
+        metrics_port: int | None = None,
+        extra_args: Sequence[str] = (),
+        workdir: Path = CACHE_DIR / "triton",
+        log_path: Path | None = None,
+    ) -> None:
+        self.grpc_port = grpc_port if grpc_port is not None else free_port()
+        self.http_port = http_port if http_port is not None else free_port()
+        self.metrics_port = metrics_port if metrics_port is not None else free_port()
+        self.extra_args = list(extra_args)
+        self.workdir = workdir
+        super().__init__(port=self.grpc_port, log_path=log_path)
 
     @property
     def grpc_url(self) -> str:
@@ -36,53 +57,20 @@ class LocalTriton:
     def metrics_url(self) -> str:
         return f"http://127.0.0.1:{self.metrics_port}/metrics"
 
-    def start(self) -> None:
-        """Start and block until every model is loaded; RuntimeError with the launcher's
-        explanation if it is not."""
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                str(LAUNCHER),
-                "--grpc-port",
-                str(self.grpc_port),
-                "--http-port",
-                str(self.http_port),
-                "--metrics-port",
-                str(self.metrics_port),
-                "--workdir",
-                str(self.workdir),
-                *self.extra_args,
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            start_new_session=True,  # its own process group, so stop() reaches the server too
-        )
-        assert self.process.stdout is not None and self.process.stderr is not None
-        line = self.process.stdout.readline()  # "READY ..." or EOF when it gave up
-        if not line.startswith("READY"):
-            error = self.process.stderr.read()
-            self.process.wait()
-            self.process = None
-            raise RuntimeError(f"Triton failed to start: {line}{error}".strip())
+    def _command(self) -> list[str]:
+        return [
+            sys.executable,
+            str(LAUNCHER),
+            "--grpc-port",
+            str(self.grpc_port),
+            "--http-port",
+            str(self.http_port),
+            "--metrics-port",
+            str(self.metrics_port),
+            "--workdir",
+            str(self.workdir),
+            *self.extra_args,
+        ]
 
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-        self.process = None
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()
-
-    def __enter__(self) -> LocalTriton:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def _ready(self) -> bool:
+        return any(line.startswith("READY") for line in self.log_text().splitlines())

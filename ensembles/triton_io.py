@@ -6,6 +6,7 @@ Imported only inside the Triton python stub, where `triton_python_backend_utils`
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,17 @@ from ensembles.ops.pipeline import PipelineSettings
 # A frame arrives as exactly one of these (both optional in the model configs).
 ENCODED_INPUT = "IMAGE_ENCODED"  # JPEG/PNG bytes, UINT8 [1, N]
 RAW_INPUT = "IMAGE_RAW"  # BGR pixels, UINT8 [1, H, W, 3]
+
+
+def declared_tensors(config: dict[str, Any], kind: str, used: Iterable[str]) -> dict[str, Any]:
+    """The config's `kind` ("input"/"output") tensors as name -> numpy dtype; the load
+    fails unless they are exactly the tensors `used` by this model."""
+    declared = {t["name"]: pb_utils.triton_string_to_numpy(t["data_type"]) for t in config[kind]}
+    if set(declared) != set(used):
+        raise pb_utils.TritonModelException(
+            f"{config['name']}: config {kind}s {sorted(declared)}, the model uses {sorted(used)}"
+        )
+    return declared
 
 
 def config_parameters(model_config: dict[str, Any]) -> dict[str, str]:

@@ -6,8 +6,6 @@ app = create_app(GatewaySettings())   # uvicorn.run(app, ...)
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import gc
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -30,8 +28,6 @@ def create_app(settings: GatewaySettings, gateway: Gateway | None = None) -> Fas
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await gw.start()
-        # The live view waits for NATS itself: do not hold up the start for it.
-        live_start = asyncio.create_task(live.start(), name="live-view-start")
         # Everything allocated so far (modules, schema, clients) lives as long as the
         # process: keep it out of the cyclic collector, whose full passes over it took
         # ~100 ms each and showed up as p99 request latency.
@@ -40,9 +36,6 @@ def create_app(settings: GatewaySettings, gateway: Gateway | None = None) -> Fas
         try:
             yield
         finally:
-            live_start.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await live_start
             await live.close()
             await gw.stop()
 

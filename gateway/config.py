@@ -4,26 +4,23 @@
     TRINETRA_PORT, TRINETRA_TRITON__URL, TRINETRA_INGEST__BATCH_SIZE, ...
 
 Unknown keys inside a section are errors (`TRINETRA_INGEST__BATCH_SZIE` fails at start
-instead of silently keeping the default).
+instead of silently keeping the default): the sections are trinetra.settings.ConfigModel,
+the whole is trinetra.settings.Settings.
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
 
 from trinetra.inference import TritonSettings
+from trinetra.settings import ConfigModel, Settings
 
 MiB = 1024 * 1024
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class IngestSettings(_Section):
+class IngestSettings(ConfigModel):
     enabled: bool = Field(True, description="Consume the JetStream streams into the database.")
     streams: tuple[str, ...] = Field(
         ("TRACKS", "DETECTIONS", "CAMERA_STATUS", "IDENTITY", "ALERTS"),
@@ -58,14 +55,25 @@ class IngestSettings(_Section):
         20_000, ge=1, description="Unacked messages the server lets this consumer hold."
     )
     retry_backoff_s: tuple[float, float] = Field(
-        (0.2, 5.0), description="Database retry delay: first and largest, seconds."
+        (0.2, 5.0),
+        description="Database retry delay: bound of the first and cap of any, seconds "
+        "(full jitter, trinetra.retry).",
     )
     stream_wait_s: float = Field(
         2.0, gt=0, description="Poll interval while a stream does not exist yet."
     )
 
+    @field_validator("retry_backoff_s")
+    @classmethod
+    def _ordered_backoff(cls, value: tuple[float, float]) -> tuple[float, float]:
+        # Checked here so a bad pair fails at start, not at the first database outage.
+        first, largest = value
+        if not 0 < first <= largest:
+            raise ValueError("need 0 < first <= largest")
+        return value
 
-class LiveSettings(_Section):
+
+class LiveSettings(ConfigModel):
     subscriber_queue: int = Field(
         256,
         ge=1,
@@ -85,7 +93,7 @@ class LiveSettings(_Section):
     )
 
 
-class RetentionSettings(_Section):
+class RetentionSettings(ConfigModel):
     """Deletes run by the gateway: tracks and alerts on both dialects; the time-series
     tables and rollups only on plain PostgreSQL (TimescaleDB's retention policies in
     sql/timescale/0003_policies.sql use the same defaults)."""
@@ -99,7 +107,7 @@ class RetentionSettings(_Section):
     interval_s: float = Field(3600.0, gt=0, description="How often retention runs.")
 
 
-class LimitSettings(_Section):
+class LimitSettings(ConfigModel):
     max_upload_bytes: int = Field(
         8 * MiB, ge=1024, description="Largest request body (frames, photos): else 413."
     )
@@ -110,10 +118,8 @@ class LimitSettings(_Section):
     max_range_days: float = Field(31.0, gt=0, description="Longest time range one query may scan.")
 
 
-class GatewaySettings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="TRINETRA_", env_nested_delimiter="__", extra="forbid", frozen=True
-    )
+class GatewaySettings(Settings):
+    """The gateway process's settings (module docs)."""
 
     store_id: str = Field(
         "store-1",
@@ -145,6 +151,12 @@ class GatewaySettings(BaseSettings):
     port: int = Field(8080, ge=0, le=65535, description="Port the HTTP server binds.")
     triton: TritonSettings = Field(
         default_factory=TritonSettings, description="Triton access for process-frame."
+    )
+    node_urls: dict[str, str] = Field(
+        default_factory=dict,
+        description="Base URL of each store's store node operational HTTP server (its "
+        'TRINETRA_HEALTH_PORT), keyed by store id, e.g. {"blr-01": "http://10.0.0.5:9108"}: '
+        "live view offers are forwarded there.",
     )
     identity_timeout_s: float = Field(
         30.0, gt=0, description="Deadline of identity service requests (enrol runs models)."

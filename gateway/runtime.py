@@ -30,8 +30,12 @@ from gateway.metrics import GatewayMetrics
 from trinetra.events.connection import NatsConnection
 from trinetra.identity.client import IdentityServiceClient
 from trinetra.inference import VisionClient
+from trinetra.retry import Backoff
 
 log = logging.getLogger(__name__)
+
+# Waits between database bring-up attempts: bound of the first, cap of any (seconds).
+_BRING_UP_BACKOFF_S = (0.5, 10.0)
 
 
 @dataclass
@@ -76,7 +80,7 @@ class Gateway:
         self._bring_up = asyncio.create_task(self._bring_up_database(), name="database-up")
 
     async def _bring_up_database(self) -> None:
-        delay = 0.5
+        backoff = Backoff(*_BRING_UP_BACKOFF_S)
         while True:
             await self.db.wait_available()
             try:
@@ -84,22 +88,28 @@ class Gateway:
                     if self.settings.migrate_on_start:
                         report = await migrate(conn)
                         if report.applied:
-                            log.info("migrations applied: %s", ", ".join(report.applied))
+                            log.info("migrations applied", extra={"applied": report.applied})
                     dialect = await dialects.recorded(conn)
             except Exception as exc:
-                log.warning("database setup failed (%r); retrying", exc)
+                delay = backoff.next_delay()
+                log.warning(
+                    "database setup failed; retrying",
+                    extra={"error": repr(exc), "retry_in_s": round(delay, 3)},
+                )
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
                 continue
             if dialect is None:
-                log.warning("schema not migrated yet (run python -m gateway.migrate)")
+                delay = backoff.next_delay()
+                log.warning(
+                    "schema not migrated yet (run python -m gateway.migrate)",
+                    extra={"retry_in_s": round(delay, 3)},
+                )
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
                 continue
             break
         self.dialect = dialect
         self.schema_ready.set()
-        log.info("database ready (%s)", dialect.value)
+        log.info("database ready", extra={"dialect": dialect.value})
         if self.settings.ingest.enabled:
             self.ingest = IngestService(self.nats, self.db, self.settings.ingest, self.metrics)
             self.ingest.start()

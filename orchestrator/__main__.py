@@ -26,7 +26,7 @@ async def serve(settings: NodeSettings, cameras_file: Path | None) -> int:
     try:
         cameras = load_cameras(cameras_file)
     except ConfigError as error:
-        log.error("invalid camera configuration: %s", error)
+        log.error("invalid camera configuration", extra={"error": str(error)})
         return 2
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -93,7 +93,7 @@ class CheckpointStore:
             await kv.put(subject_token(key), payload)
         except Exception as exc:
             self.metrics.saves.labels("error").inc()
-            log.warning("checkpoint save for %r failed: %r", key, exc)
+            log.warning("checkpoint save failed", extra={"key": key, "error": repr(exc)})
             return False
         self.metrics.saves.labels("ok").inc()
         return True
@@ -112,7 +112,7 @@ class CheckpointStore:
             return None
         except Exception as exc:
             self.metrics.loads.labels("error").inc()
-            log.warning("checkpoint load for %r failed: %r", key, exc)
+            log.warning("checkpoint load failed", extra={"key": key, "error": repr(exc)})
             return None
         try:
             body = json.loads(entry.value or b"")
@@ -122,7 +122,7 @@ class CheckpointStore:
                 raise ValueError(f"unexpected checkpoint format {body.get('v')!r}")
         except (ValueError, KeyError, TypeError) as exc:
             self.metrics.loads.labels("error").inc()
-            log.warning("ignoring unreadable checkpoint for %r: %r", key, exc)
+            log.warning("ignoring unreadable checkpoint", extra={"key": key, "error": repr(exc)})
             return None
         if max_age_s is not None and (datetime.now(UTC) - saved_at).total_seconds() > max_age_s:
             self.metrics.loads.labels("stale").inc()
@@ -138,7 +138,7 @@ class CheckpointStore:
         try:
             await kv.delete(subject_token(key))
         except Exception as exc:
-            log.warning("checkpoint delete for %r failed: %r", key, exc)
+            log.warning("checkpoint delete failed", extra={"key": key, "error": repr(exc)})
             return False
         return True
 
@@ -152,7 +152,10 @@ class CheckpointStore:
             try:
                 self._kv = await self._open_bucket(js)
             except Exception as exc:
-                log.warning("checkpoint bucket %s unavailable: %r", self._bucket, exc)
+                log.warning(
+                    "checkpoint bucket unavailable",
+                    extra={"bucket": self._bucket, "error": repr(exc)},
+                )
                 self._kv = None
                 return None
             self._kv_generation = generation
@@ -176,5 +179,7 @@ class CheckpointStore:
                 raise
         # The bucket exists with other settings (e.g. another TTL): use it as it is rather
         # than lose checkpoints; changing it is an operator decision.
-        log.warning("checkpoint bucket %s exists with a different config", self._bucket)
+        log.warning(
+            "checkpoint bucket exists with a different config", extra={"bucket": self._bucket}
+        )
         return await js.key_value(self._bucket)

@@ -2,6 +2,7 @@
 
     camera worker (thread per camera) -> adaptive sampler -> micro-batcher -> Triton
         -> per-camera ByteTrack -> track journal -> EventPublisher -> NATS JetStream
+                                -> live view (orchestrator/live/, only while watched)
 
 Each camera is two tasks: one submits sampled frames (at most `per_camera_in_flight`
 awaiting results, so a slow camera backs up only itself), one consumes results in frame
@@ -21,11 +22,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from orchestrator.cameras.frame import Frame
-from orchestrator.cameras.worker import CameraStatus, CameraWorker
+from orchestrator.cameras.worker import CameraState, CameraStatus, CameraWorker
 from orchestrator.checkpoint import CheckpointStore
 from orchestrator.config.node import NodeSettings
 from orchestrator.frames.sampler import AdaptiveSampler
 from orchestrator.health import HealthServer
+from orchestrator.live import AnnotatedFrameSource, LiveOfferEndpoint, LiveViewAnswerer
 from orchestrator.metrics import METRICS, OrchestratorMetrics
 from orchestrator.pipeline.batcher import MicroBatcher
 from orchestrator.pipeline.identity_feed import IdentityFeed
@@ -58,6 +60,7 @@ class _Camera:
     tracker: ByteTracker
     journal: TrackJournal
     pending: asyncio.Queue[tuple[Frame, asyncio.Future[FrameAnalysis]]]
+    live: AnnotatedFrameSource
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     last_frame: FrameContext | None = None
     frames_analysed: int = 0
@@ -90,9 +93,6 @@ class StoreNode:
             if settings.identity_enabled
             else None
         )
-        self.health = HealthServer(
-            self.probe, metrics.registry, settings.health_host, settings.health_port
-        )
         self.cameras: dict[str, _Camera] = {}
         for config in cameras:
             if not config.enabled:
@@ -106,7 +106,18 @@ class StoreNode:
                 tracker=ByteTracker(tracker_config),
                 journal=TrackJournal(settings.track_update_every),
                 pending=asyncio.Queue(settings.per_camera_in_flight),
+                live=AnnotatedFrameSource(config.id, config.target_fps),
             )
+        self.live = LiveViewAnswerer(
+            {cid: c.live for cid, c in self.cameras.items()}, self._camera_is_live
+        )
+        self.health = HealthServer(
+            self.probe,
+            metrics.registry,
+            settings.health_host,
+            settings.health_port,
+            live_offers=LiveOfferEndpoint(self.live).handle,
+        )
         self._stopped = asyncio.Event()
 
     # --- lifecycle --------------------------------------------------------------------
@@ -134,6 +145,7 @@ class StoreNode:
         log.info("store node started", extra={"cameras": list(self.cameras)})
 
     async def stop(self) -> None:
+        await _bounded(self.live.close(), "live viewers")
         for camera in self.cameras.values():
             await camera.worker.stop(grace_s=5)
             for task in camera.tasks:
@@ -206,6 +218,7 @@ class StoreNode:
         )
         camera.last_frame = context
         camera.frames_analysed += 1
+        camera.live.offer(frame, update.detections)  # a no-op unless someone watches
         if self.settings.publish_detections:
             tracked = FrameAnalysis(
                 result.width, result.height, update.detections, result.faces, result.model_versions
@@ -229,6 +242,9 @@ class StoreNode:
             if update.ended:
                 self.identity.ended(context.camera_id, update.ended, at)
         self.metrics.active_tracks.labels(camera=camera.config.id).set(camera.journal.active)
+
+    def _camera_is_live(self, camera_id: str) -> bool:
+        return self.cameras[camera_id].worker.state is CameraState.LIVE
 
     async def _on_status(self, status: CameraStatus) -> None:
         self.publisher.publish(

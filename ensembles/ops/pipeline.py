@@ -98,9 +98,7 @@ class DecodedBatch:
         results, start = [], 0
         for frame in self.found:
             count = len(frame.face_boxes)
-            link = link_faces_to_persons(
-                frame.face_boxes, frame.person_boxes, frame.person_scores
-            )
+            link = link_faces_to_persons(frame.face_boxes, frame.person_boxes, frame.person_scores)
             results.append(
                 FrameOutputs(
                     person_boxes=frame.person_boxes,

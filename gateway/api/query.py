@@ -5,30 +5,23 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
+import asyncpg
 import strawberry
 
 from gateway.api import decorators
 from gateway.api.context import Info
 from gateway.api.errors import BAD_USER_INPUT, FORBIDDEN, api_error
-from gateway.api.pagination import check_page, check_range, decode_cursor, encode_cursor
-from gateway.api.types import (
-    Alert,
-    AlertPage,
-    Camera,
-    Detection,
-    DetectionPage,
-    IdentityEvent,
-    IdentityEventPage,
-    OccupancyPoint,
-    PageInfo,
-    Track,
-    TrackPage,
-)
+from gateway.api.pagination import Page, check_range, fetch_page
+from gateway.api.types import Alert, Camera, Detection, IdentityEvent, OccupancyPoint, Track
 from gateway.auth import Scope
 from gateway.db import reads, writes
 
 READ = (Scope.VIEWER,)  # operator and privacy_officer imply viewer
 IDENTITY_READ = (Scope.OPERATOR, Scope.PRIVACY_OFFICER)
+
+# The (time, id) columns each paged read orders by: a page's cursor is its last row's key.
+EVENT_KEY = ("occurred_at", "event_id")
+TRACK_KEY = ("first_seen_at", "track_uid")
 
 From = Annotated[datetime, strawberry.argument(name="from", description="Start (inclusive).")]
 To = Annotated[datetime, strawberry.argument(description="End (exclusive).")]
@@ -43,25 +36,6 @@ StoreArg = Annotated[
 
 def _store(info: Info, store_id: str | None) -> str:
     return store_id or info.context.settings.store_id
-
-
-def _paging(
-    info: Info, from_: datetime, to: datetime, first: int, after: str | None
-) -> tuple[int, reads.Key | None]:
-    """Check a time-range page request against the limits: (limit, cursor)."""
-    limits = info.context.settings.limits
-    check_range(from_, to, limits)
-    limit, cursor = check_page(first, limits), decode_cursor(after)
-    info.context.check_database()
-    return limit, cursor
-
-
-def _page_info(page: reads.Page, time_column: str, id_column: str) -> PageInfo:
-    cursor = None
-    if page.has_next and page.rows:
-        last = page.rows[-1]
-        cursor = encode_cursor((last[time_column], last[id_column]))
-    return PageInfo(end_cursor=cursor, has_next_page=page.has_next)
 
 
 @strawberry.type
@@ -92,16 +66,20 @@ class Query:
         first: First = 100,
         after: After = None,
         store_id: StoreArg = None,
-    ) -> DetectionPage:
+    ) -> Page[Detection]:
         info.context.require(*READ)
-        limit, cursor = _paging(info, from_, to, first, after)
-        async with info.context.gateway.db.connection() as conn:
-            page = await reads.detections(
-                conn, _store(info, store_id), camera_id, from_, to, limit, cursor
-            )
-        return DetectionPage(
-            nodes=[Detection.of(r) for r in page.rows],
-            page_info=_page_info(page, "occurred_at", "event_id"),
+        store = _store(info, store_id)
+        return await fetch_page(
+            info,
+            from_=from_,
+            to=to,
+            first=first,
+            after=after,
+            read=lambda conn, limit, cursor: reads.detections(
+                conn, store, camera_id, from_, to, limit, cursor
+            ),
+            node=Detection.of,
+            key_columns=EVENT_KEY,
         )
 
     @decorators.field(description="Tracks of a camera visible at some time in a range.")
@@ -114,16 +92,20 @@ class Query:
         first: First = 100,
         after: After = None,
         store_id: StoreArg = None,
-    ) -> TrackPage:
+    ) -> Page[Track]:
         info.context.require(*READ)
-        limit, cursor = _paging(info, from_, to, first, after)
-        async with info.context.gateway.db.connection() as conn:
-            page = await reads.tracks(
-                conn, _store(info, store_id), camera_id, from_, to, limit, cursor
-            )
-        return TrackPage(
-            nodes=[Track.of(r) for r in page.rows],
-            page_info=_page_info(page, "first_seen_at", "track_uid"),
+        store = _store(info, store_id)
+        return await fetch_page(
+            info,
+            from_=from_,
+            to=to,
+            first=first,
+            after=after,
+            read=lambda conn, limit, cursor: reads.tracks(
+                conn, store, camera_id, from_, to, limit, cursor
+            ),
+            node=Track.of,
+            key_columns=TRACK_KEY,
         )
 
     @decorators.field(description="Alerts in a time range, optionally of one camera.")
@@ -137,16 +119,20 @@ class Query:
         first: First = 100,
         after: After = None,
         store_id: StoreArg = None,
-    ) -> AlertPage:
+    ) -> Page[Alert]:
         info.context.require(*READ)
-        limit, cursor = _paging(info, from_, to, first, after)
-        async with info.context.gateway.db.connection() as conn:
-            page = await reads.alerts(
-                conn, _store(info, store_id), camera_id, from_, to, acknowledged, limit, cursor
-            )
-        return AlertPage(
-            nodes=[Alert.of(r) for r in page.rows],
-            page_info=_page_info(page, "occurred_at", "event_id"),
+        store = _store(info, store_id)
+        return await fetch_page(
+            info,
+            from_=from_,
+            to=to,
+            first=first,
+            after=after,
+            read=lambda conn, limit, cursor: reads.alerts(
+                conn, store, camera_id, from_, to, acknowledged, limit, cursor
+            ),
+            node=Alert.of,
+            key_columns=EVENT_KEY,
         )
 
     @decorators.field(
@@ -165,37 +151,48 @@ class Query:
         first: First = 100,
         after: After = None,
         store_id: StoreArg = None,
-    ) -> IdentityEventPage:
+    ) -> Page[IdentityEvent]:
         principal = info.context.require(*IDENTITY_READ)
         if customer_id is not None and not principal.has(Scope.PRIVACY_OFFICER):
             raise api_error("filtering by customerId requires scope privacy_officer", FORBIDDEN)
         if len(reason.strip()) < 3:
             raise api_error("reason must say why identity data is read", BAD_USER_INPUT)
-        limit, cursor = _paging(info, from_, to, first, after)
         store = _store(info, store_id)
-        async with info.context.gateway.db.connection() as conn, conn.transaction():
-            page = await reads.identity_events(
-                conn, store, camera_id, customer_id, from_, to, limit, cursor
-            )
+
+        async def read_audited(
+            conn: asyncpg.Connection, limit: int, cursor: reads.Key | None
+        ) -> reads.Page:
             # Read and audit commit together: no identity read without its audit entry.
-            await writes.audit(
-                conn,
-                principal,
-                action="identity.read",
-                target=f"store:{store}" + (f"/camera:{camera_id}" if camera_id else ""),
-                reason=reason.strip(),
-                details={
-                    "from": from_.isoformat(),
-                    "to": to.isoformat(),
-                    "customer_id_filter": customer_id is not None,
-                    "customer_ids_visible": principal.has(Scope.PRIVACY_OFFICER),
-                    "rows": len(page.rows),
-                    "after": after,
-                },
-            )
-        return IdentityEventPage(
-            nodes=[IdentityEvent.of(r) for r in page.rows],
-            page_info=_page_info(page, "occurred_at", "event_id"),
+            async with conn.transaction():
+                page = await reads.identity_events(
+                    conn, store, camera_id, customer_id, from_, to, limit, cursor
+                )
+                await writes.audit(
+                    conn,
+                    principal,
+                    action="identity.read",
+                    target=f"store:{store}" + (f"/camera:{camera_id}" if camera_id else ""),
+                    reason=reason.strip(),
+                    details={
+                        "from": from_.isoformat(),
+                        "to": to.isoformat(),
+                        "customer_id_filter": customer_id is not None,
+                        "customer_ids_visible": principal.has(Scope.PRIVACY_OFFICER),
+                        "rows": len(page.rows),
+                        "after": after,
+                    },
+                )
+            return page
+
+        return await fetch_page(
+            info,
+            from_=from_,
+            to=to,
+            first=first,
+            after=after,
+            read=read_audited,
+            node=IdentityEvent.of,
+            key_columns=EVENT_KEY,
         )
 
     @decorators.field(description="Occupancy per camera per minute in a time range.")

@@ -17,7 +17,7 @@ import strawberry
 from gateway.api import decorators
 from gateway.api.context import Info
 from gateway.api.errors import BAD_USER_INPUT, api_error
-from gateway.api.types import Alert, CameraStatusUpdate, TrackEvent, TrackEventKind
+from gateway.api.types import Alert, CameraStatusUpdate, TrackEvent
 from gateway.auth import Scope
 from gateway.feeds.hub import SlowConsumerError, Topic
 from trinetra.events.schema import (
@@ -29,6 +29,7 @@ from trinetra.events.schema import (
     TrackStartedEvent,
     TrackUpdatedEvent,
 )
+from trinetra.vocabulary import TrackEventKind
 
 log = logging.getLogger(__name__)
 

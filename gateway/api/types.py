@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from enum import Enum
 from typing import Any, cast
 
 import asyncpg
@@ -29,21 +28,13 @@ from trinetra.events.schema import (
     TrackStartedEvent,
     TrackUpdatedEvent,
 )
+from trinetra.vocabulary import CameraState, TrackEventKind
 
-
-@strawberry.enum
-class CameraState(Enum):
-    CONNECTING = "connecting"
-    LIVE = "live"
-    ERROR = "error"
-    STOPPED = "stopped"
-
-
-@strawberry.enum
-class TrackEventKind(Enum):
-    STARTED = "track.started"
-    UPDATED = "track.updated"
-    ENDED = "track.ended"
+# The GraphQL enums are the trinetra vocabularies themselves, not copies: a state or kind
+# added there reaches the API, and the database CHECKs are tested against the same
+# classes. GraphQL values are the member names (LIVE, STARTED, ...).
+strawberry.enum(CameraState)
+strawberry.enum(TrackEventKind)
 
 
 @strawberry.type(description="A box in normalized coordinates (0..1 of width and height).")
@@ -56,12 +47,6 @@ class Box:
     @classmethod
     def of(cls, box: SchemaBox) -> Box:
         return cls(x1=box.x1, y1=box.y1, x2=box.x2, y2=box.y2)
-
-
-@strawberry.type
-class PageInfo:
-    end_cursor: str | None
-    has_next_page: bool
 
 
 def _redacted_config(config: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -405,30 +390,6 @@ class CameraStatusUpdate:
             reconnect_attempt=event.reconnect_attempt,
             occurred_at=event.occurred_at,
         )
-
-
-@strawberry.type
-class DetectionPage:
-    nodes: list[Detection]
-    page_info: PageInfo
-
-
-@strawberry.type
-class TrackPage:
-    nodes: list[Track]
-    page_info: PageInfo
-
-
-@strawberry.type
-class AlertPage:
-    nodes: list[Alert]
-    page_info: PageInfo
-
-
-@strawberry.type
-class IdentityEventPage:
-    nodes: list[IdentityEvent]
-    page_info: PageInfo
 
 
 @strawberry.type(description="A customer enrolled from a photo.")

@@ -16,6 +16,9 @@ STATIC = Path(__file__).parent / "static"
 def mount_dashboard(app: FastAPI) -> None:
     """Serve the page at /dashboard/ (the token travels in the URL fragment, never to the
     server in a request line or log)."""
+    if not (STATIC / "index.html").is_file():
+        # An install without the package data (pyproject.toml) would serve 404s and 500s.
+        raise RuntimeError(f"the dashboard's files are missing from {STATIC}")
     app.mount("/dashboard/static", StaticFiles(directory=STATIC), name="dashboard-static")
 
     @app.get("/", include_in_schema=False)

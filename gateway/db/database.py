@@ -107,7 +107,7 @@ class Database:
                 async with self.pool.acquire() as conn:
                     await conn.fetchval("SELECT 1")
         except Exception as exc:
-            log.debug("database ping failed: %r", exc)
+            log.debug("database ping failed", extra={"error": repr(exc)})
             return False
         return True
 

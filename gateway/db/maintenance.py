@@ -166,7 +166,7 @@ class Maintenance:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.warning("rollup refresh failed: %r", exc)
+                log.warning("rollup refresh failed", extra={"error": repr(exc)})
             await asyncio.sleep(self._refresh_every)
 
     async def _retention_forever(self) -> None:
@@ -179,5 +179,5 @@ class Maintenance:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.warning("retention failed: %r", exc)
+                log.warning("retention failed", extra={"error": repr(exc)})
             await asyncio.sleep(self._retention.interval_s)

@@ -1,5 +1,5 @@
-"""Versioned SQL migrations: sql/migrations/NNNN_*.sql (both dialects) and
-sql/<dialect>/NNNN_*.sql (gateway/db/dialect.py picks the folder).
+"""Versioned SQL migrations: <SQL_ROOT>/migrations/NNNN_*.sql (both dialects) and
+<SQL_ROOT>/<dialect>/NNNN_*.sql (gateway/db/dialect.py picks the folder).
 
 `migrate(conn)` applies what is pending, in order of number (a dialect file runs after
 the core file of the same number), each file in its own transaction, and records it in
@@ -31,7 +31,10 @@ from gateway.db.dialect import Dialect
 
 log = logging.getLogger(__name__)
 
-SQL_ROOT: Final = Path(__file__).resolve().parents[2] / "sql"
+# The SQL ships inside the gateway package as package data (pyproject.toml), so an
+# installed wheel migrates as a checkout does. In the source tree gateway/sql is a link
+# to the top-level sql/ folder, where the schema lives for people reading the repository.
+SQL_ROOT: Final = Path(__file__).resolve().parents[1] / "sql"
 CORE_FOLDER: Final = "migrations"
 # Arbitrary but fixed: the advisory lock key every migrating session takes.
 LOCK_KEY: Final = 0x7472696E6574  # "trinet"

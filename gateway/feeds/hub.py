@@ -139,7 +139,7 @@ class LiveHub:
                     pending_bytes_limit=512 * 1024 * 1024,
                 )
             )
-        log.info("live feeds subscribed: %s", ", ".join(SUBJECTS.values()))
+        log.info("live feeds subscribed", extra={"subjects": list(SUBJECTS.values())})
 
     @property
     def ready(self) -> bool:
@@ -171,7 +171,7 @@ class LiveHub:
             event = decode(payload)
         except SchemaError as exc:
             self._metrics.live_bad_messages.labels(topic.value).inc()
-            log.debug("live %s message refused: %s", topic.value, exc)
+            log.debug("live message refused", extra={"topic": topic.value, "error": str(exc)})
             return
         delivered = 0
         for subscriber in list(subscribers):

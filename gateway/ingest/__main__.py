@@ -51,7 +51,7 @@ async def run(settings: GatewaySettings) -> None:
             async with db.connection() as conn:
                 await migrate(conn)
         service.start()
-        log.info("ingesting %s", ", ".join(settings.ingest.streams))
+        log.info("ingesting", extra={"streams": list(settings.ingest.streams)})
         await stop.wait()
     finally:
         await service.stop()

@@ -11,11 +11,12 @@ makes delivery at-least-once; the writer's ON CONFLICT on the deterministic even
 makes it exactly-once in the tables. If the process dies anywhere in between, the
 server redelivers the unacked messages to the next consumer after `ack_wait`.
 
-Database down: the writer keeps retrying the batch it holds (with backoff) and marks its
-messages in-progress so the server does not redeliver them meanwhile; the queue fills,
-so fetching stops too: nothing is acked, nothing is lost, and consumption resumes by
-itself when the database answers again. A stream that does not exist yet (IDENTITY and
-ALERTS appear when the identity service first runs) is polled until it does.
+Database down: the writer keeps retrying the batch it holds (with backoff and full
+jitter, trinetra.retry) and marks its messages in-progress so the server does not
+redeliver them meanwhile; the queue fills, so fetching stops too: nothing is acked,
+nothing is lost, and consumption resumes by itself when the database answers again. A
+stream that does not exist yet (IDENTITY and ALERTS appear when the identity service
+first runs) is polled until it does.
 """
 
 from __future__ import annotations
@@ -40,12 +41,17 @@ from gateway.ingest.writer import BatchWriter, Received, WriteResult
 from gateway.metrics import GatewayMetrics
 from trinetra.events.connection import NatsConnection
 from trinetra.events.schema import SchemaError, decode
+from trinetra.retry import Backoff
 
 log = logging.getLogger(__name__)
 
 # Decoding runs on the event loop; yield every this many messages so API requests and
 # subscription fan-out are not stalled behind a large batch.
 _DECODE_SLICE = 100
+# Waits after a failed fetch (bound of the first, cap of any, seconds), and how many
+# failures in a row make the consumer bind again (e.g. after a NATS restart).
+_FETCH_BACKOFF_S = (0.2, 5.0)
+_FETCH_FAILURES_BEFORE_REBIND = 5
 
 
 @dataclass(frozen=True)
@@ -112,6 +118,10 @@ class StreamConsumer:
             await write
         self._tasks = []
 
+    def _context(self, **fields: object) -> dict[str, object]:
+        """Log fields naming this consumer, plus `fields`."""
+        return {"stream": self.stream, "durable": self.durable, **fields}
+
     # --- fetch ------------------------------------------------------------------------
 
     def _consumer_config(self) -> ConsumerConfig:
@@ -149,16 +159,16 @@ class StreamConsumer:
                 fetcher = await self._bind(client)
             except nats.js.errors.NotFoundError:
                 if not missing_logged:
-                    log.info("stream %s does not exist yet; waiting for it", self.stream)
+                    log.info("stream does not exist yet; waiting for it", extra=self._context())
                     missing_logged = True
                 await asyncio.sleep(self._settings.stream_wait_s)
                 continue
             except (nats.errors.Error, OSError, TimeoutError) as exc:
-                log.warning("cannot bind consumer %s (%r); retrying", self.durable, exc)
+                log.warning("cannot bind consumer; retrying", extra=self._context(error=repr(exc)))
                 await asyncio.sleep(self._settings.stream_wait_s)
                 continue
             missing_logged = False
-            log.info("consuming %s as %s", self.stream, self.durable)
+            log.info("consuming", extra=self._context())
             try:
                 await self._fetch_from(fetcher)
             finally:
@@ -167,21 +177,20 @@ class StreamConsumer:
 
     async def _fetch_from(self, fetcher: PullFetcher) -> None:
         size = self._settings.batch_size
-        failures = 0
+        backoff = Backoff(*_FETCH_BACKOFF_S)
         while True:
             try:
                 messages = await fetcher.fetch(size)
             except ConsumerGoneError as exc:
-                log.warning("consumer %s: %s; binding again", self.durable, exc)
+                log.warning("consumer gone; binding again", extra=self._context(error=str(exc)))
                 return
             except (nats.errors.Error, OSError) as exc:
-                failures += 1
-                log.debug("fetch from %s failed: %r", self.stream, exc)
-                await asyncio.sleep(min(0.1 * 2**failures, 5.0))
-                if failures >= 5:
+                log.debug("fetch failed", extra=self._context(error=repr(exc)))
+                await asyncio.sleep(backoff.next_delay())
+                if backoff.failures >= _FETCH_FAILURES_BEFORE_REBIND:
                     return  # re-create the subscription (e.g. after a NATS restart)
                 continue
-            failures = 0
+            backoff.reset()
             if not messages:
                 continue
             items: list[Received] = []
@@ -204,8 +213,7 @@ class StreamConsumer:
                 self._queue.task_done()
 
     async def _write_until_stored(self, batch: Batch) -> WriteResult:
-        low, high = self._settings.retry_backoff_s
-        delay = low
+        backoff = Backoff(*self._settings.retry_backoff_s)
         paused_since: float | None = None
         last_progress = time.monotonic()
         while True:
@@ -219,9 +227,12 @@ class StreamConsumer:
                     paused_since = time.monotonic()
                     self._metrics.ingest_paused.labels(self.stream).set(1)
                     if is_transient(exc):
-                        log.warning("database unavailable (%r); %s paused", exc, self.stream)
+                        log.warning(
+                            "database unavailable; ingest paused",
+                            extra=self._context(error=repr(exc)),
+                        )
                     else:
-                        log.exception("writing a %s batch failed; retrying", self.stream)
+                        log.exception("writing a batch failed; retrying", extra=self._context())
                 self._metrics.ingest_write_errors.labels(
                     self.stream, "transient" if is_transient(exc) else "other"
                 ).inc()
@@ -229,8 +240,7 @@ class StreamConsumer:
                 if time.monotonic() - last_progress > self._settings.ack_wait_s / 3:
                     await self._in_progress(batch.messages)
                     last_progress = time.monotonic()
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, high)
+                await asyncio.sleep(backoff.next_delay())
                 continue
             self._metrics.ingest_batch_seconds.labels(self.stream).observe(
                 time.perf_counter() - started
@@ -238,9 +248,8 @@ class StreamConsumer:
             if paused_since is not None:
                 self._metrics.ingest_paused.labels(self.stream).set(0)
                 log.info(
-                    "database back; %s resumed after %.1f s",
-                    self.stream,
-                    time.monotonic() - paused_since,
+                    "database back; ingest resumed",
+                    extra=self._context(paused_s=round(time.monotonic() - paused_since, 1)),
                 )
             return result
 
@@ -250,7 +259,9 @@ class StreamConsumer:
         m.ingest_duplicates.labels(self.stream).inc(result.duplicates)
         m.ingest_rejected.labels(self.stream).inc(result.rejected)
         if result.rejected:
-            log.warning("%s: %d messages refused by the schema", self.stream, result.rejected)
+            log.warning(
+                "messages refused by the schema", extra=self._context(rejected=result.rejected)
+            )
         latest = max(
             (i.event.published_at for i in batch.items if i.event is not None), default=None
         )
@@ -267,7 +278,10 @@ class StreamConsumer:
             await messages[-1].ack_sync(timeout=5.0)
         except (nats.errors.Error, OSError, TimeoutError) as exc:
             self._metrics.ingest_ack_errors.labels(self.stream).inc()
-            log.debug("acks for %s failed (%r); they will be redelivered", self.stream, exc)
+            log.debug(
+                "acks failed; the messages will be redelivered",
+                extra=self._context(messages=len(messages), error=repr(exc)),
+            )
 
     async def _in_progress(self, messages: Sequence[Msg]) -> None:
         with contextlib.suppress(nats.errors.Error, OSError, TimeoutError):

@@ -166,9 +166,8 @@ class BatchWriter:
             if is_transient(exc):
                 raise
             log.warning(
-                "database refused a %s batch (%r); isolating the bad messages",
-                self._stream,
-                exc,
+                "database refused a batch; isolating the bad messages",
+                extra={"stream": self._stream, "messages": len(items), "error": repr(exc)},
             )
         return await self._write_one_by_one(items)
 

@@ -1,1 +1,2 @@
-"""Live view of a camera over WebRTC, with the tracker's boxes and ids drawn on it."""
+"""The live view's REST side: a camera's WebRTC offer is relayed to the store node that
+runs the camera, which streams its analysed frames with their own boxes drawn."""

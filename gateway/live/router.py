@@ -1,28 +1,24 @@
 """REST side of the live view: `POST /api/v1/live/{camera_id}/offer` with a WebRTC SDP
-offer; the answer streams the camera with its tracked boxes. The overlay is fed from the
-cameras' detections events on NATS."""
+offer (viewer scope). The gateway checks the caller and the request, then relays the
+offer to the store node of its store (`node_urls`), which answers and streams the
+camera's analysed frames with their boxes; the node's answer or error comes back as is.
+"""
 
 from __future__ import annotations
 
-import contextlib
-import logging
 from typing import Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from nats.aio.msg import Msg
-from nats.aio.subscription import Subscription
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from gateway.auth import AuthError, Scope
 from gateway.db import reads
-from gateway.live.overlay import TrackOverlay
-from gateway.live.webrtc import LiveViewService, UnknownCameraError
+from gateway.live.relay import NodeRelay, NodeUnreachableError
 from gateway.runtime import Gateway
-from trinetra.config.camera import CameraConfig
-from trinetra.events.schema import DetectionsEvent, SchemaError, decode, subject_token
 
-log = logging.getLogger(__name__)
+# Node errors relayed as they are (their bodies carry the gateway's error shape).
+RELAYED_ERRORS = frozenset({400, 404, 413, 503})
 
 
 class Offer(BaseModel):
@@ -33,46 +29,19 @@ class Offer(BaseModel):
 
 
 class LiveView:
-    """The live view service plus the NATS subscription that keeps its overlay current."""
+    """The relay to the store nodes, plus the camera registry check."""
 
     def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
-        self.overlay = TrackOverlay()
-        self.service = LiveViewService(self.overlay)
-        self._subscription: Subscription | None = None
-
-    async def start(self) -> None:
-        if not await self.gateway.nats.wait_connected(10) or self.gateway.nats.client is None:
-            log.warning("live view: NATS unreachable, boxes will not be drawn")
-            return
-        store = subject_token(self.gateway.settings.store_id)
-        self._subscription = await self.gateway.nats.client.subscribe(
-            f"trinetra.{store}.*.detections", cb=self._on_detections
-        )
-
-    async def _on_detections(self, msg: Msg) -> None:
-        with contextlib.suppress(SchemaError):
-            event = decode(msg.data)
-            if isinstance(event, DetectionsEvent):
-                self.overlay.update(event)
+        self.relay = NodeRelay(gateway.settings.node_urls)
 
     async def close(self) -> None:
-        if self._subscription is not None:
-            with contextlib.suppress(Exception):
-                await self._subscription.unsubscribe()
-        await self.service.close()
+        await self.relay.close()
 
-    async def camera(self, camera_id: str) -> CameraConfig | None:
+    async def registered(self, camera_id: str) -> bool:
         async with self.gateway.db.connection() as conn:
             row = await reads.camera(conn, self.gateway.settings.store_id, camera_id)
-        if row is None or row["config"] is None:
-            return None
-        config = row["config"]
-        return (
-            CameraConfig.model_validate_json(config)
-            if isinstance(config, str)
-            else (CameraConfig.model_validate(config))
-        )
+        return row is not None
 
 
 def _error(status: int, code: str, message: str) -> JSONResponse:
@@ -97,16 +66,25 @@ def live_router(live: LiveView) -> APIRouter:
             body = Offer.model_validate_json(await request.body())
         except ValidationError as exc:
             return _error(422, "BAD_REQUEST", str(exc))
-        config = await live.camera(camera_id)
-        if config is None:
+        if not await live.registered(camera_id):
             return _error(404, "NOT_FOUND", f"camera {camera_id!r} is not registered")
-        live.service.set_camera(config)
+        store_id = gateway.settings.store_id
+        node_url = live.relay.node_url(store_id)
+        if node_url is None:
+            return _error(503, "UNAVAILABLE", f"no store node is configured for store {store_id!r}")
         try:
-            answer = await live.service.answer(camera_id, body.sdp, body.type)
-        except UnknownCameraError:
-            return _error(404, "NOT_FOUND", f"camera {camera_id!r} is not registered")
-        except ValueError as exc:  # aiortc refuses a malformed SDP
-            return _error(422, "BAD_REQUEST", f"invalid SDP offer: {exc}")
-        return JSONResponse({"sdp": answer.sdp, "type": answer.type})
+            reply = await live.relay.offer(node_url, camera_id, body.sdp)
+        except NodeUnreachableError:
+            return _error(
+                503, "UNAVAILABLE", f"the store node of store {store_id!r} is unreachable"
+            )
+        payload = reply.payload
+        if reply.status == 200 and payload is not None:
+            sdp, kind = payload.get("sdp"), payload.get("type")
+            if isinstance(sdp, str) and isinstance(kind, str):
+                return JSONResponse({"sdp": sdp, "type": kind})
+        if reply.status in RELAYED_ERRORS and payload is not None and "error" in payload:
+            return JSONResponse(payload, status_code=reply.status)
+        return _error(502, "BAD_GATEWAY", "the store node gave an unexpected answer")
 
     return router

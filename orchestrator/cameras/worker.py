@@ -201,12 +201,17 @@ class CameraWorker:
             limit = grace_s if grace_s is not None else self._reader_timeout() + 2.0
             done, _ = await asyncio.wait({self._task}, timeout=limit)
             if not done:
-                log.warning("camera %s: reader did not stop in %.1f s", self.camera_id, limit)
+                log.warning(
+                    "camera reader did not stop in time",
+                    extra={"camera_id": self.camera_id, "grace_s": limit},
+                )
                 self._task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await self._task
             elif not self._task.cancelled() and (error := self._task.exception()) is not None:
-                log.error("camera %s: worker failed", self.camera_id, exc_info=error)
+                log.error(
+                    "camera worker failed", extra={"camera_id": self.camera_id}, exc_info=error
+                )
         if self._status.state is not CameraState.STOPPED:
             await self._set_status(CameraState.STOPPED, "stopped", self._status.attempt)
         if self._buffer is not None:
@@ -247,7 +252,16 @@ class CameraWorker:
         status = CameraStatus(self.camera_id, state, reason, time.time(), attempt, retry_in_s)
         self._status = status
         self._metrics.set_camera_state(self.camera_id, state.value)
-        log.info("camera %s: %s (%s)", self.camera_id, state.value, reason)
+        log.info(
+            "camera state changed",
+            extra={
+                "camera_id": self.camera_id,
+                "state": state.value,
+                "reason": reason,
+                "attempt": attempt,
+                "retry_in_s": retry_in_s,
+            },
+        )
         for queue in self._watchers:
             _offer(queue, status)
         if self._on_status is not None:
@@ -256,25 +270,25 @@ class CameraWorker:
                 if inspect.isawaitable(result):
                     await result
             except Exception:
-                log.exception("camera %s: status callback failed", self.camera_id)
+                log.exception("camera status callback failed", extra={"camera_id": self.camera_id})
 
     async def _run(self) -> None:
-        failures = 0
         try:
             while not self._stopping:
                 await self._set_status(
                     CameraState.CONNECTING,
                     f"opening {self.config.redacted_source}",
-                    failures,
+                    self._backoff.failures,
                 )
                 session = self._start_session()
                 reason = await self._supervise(session)
                 if self._stopping:
                     break
-                failures = 1 if session.live else failures + 1
-                delay = self._backoff.delay(failures - 1)
+                if session.live:
+                    self._backoff.reset()  # a connection that delivered frames starts over
+                delay = self._backoff.next_delay()
                 self._metrics.camera_reconnects.labels(camera=self.camera_id).inc()
-                await self._set_status(CameraState.ERROR, reason, failures, delay)
+                await self._set_status(CameraState.ERROR, reason, self._backoff.failures, delay)
                 await self._sleep(delay)
         finally:
             current = self._session
@@ -323,7 +337,10 @@ class CameraWorker:
                     session.stop.set()
                     if session.source is not None:
                         session.source.interrupt()
-                    log.warning("camera %s: reader silent for %.1f s", self.camera_id, idle)
+                    log.warning(
+                        "camera reader silent; abandoning it",
+                        extra={"camera_id": self.camera_id, "silent_s": round(idle, 1)},
+                    )
                     return f"no response from {self.config.redacted_source} for {idle:.0f} s"
                 continue
             if event.session != session.number:
@@ -365,7 +382,7 @@ class CameraWorker:
         except SourceError as exc:
             reason = str(exc)
         except Exception as exc:  # a bug or a native error: reconnect, never crash
-            log.exception("camera %s: reader failed", self.camera_id)
+            log.exception("camera reader failed", extra={"camera_id": self.camera_id})
             reason = f"reader error: {type(exc).__name__}: {exc}"
         finally:
             if source is not None:
@@ -406,7 +423,9 @@ class CameraWorker:
                     continue
                 score = motion.score(raw.image) if motion is not None else None
             except Exception:  # a corrupt frame is a reject, never fatal
-                log.debug("camera %s: frame processing failed", camera, exc_info=True)
+                log.debug(
+                    "camera frame processing failed", extra={"camera_id": camera}, exc_info=True
+                )
                 self.validator.reject(RejectReason.ERROR)
                 continue
             with self._seq_lock:

@@ -1,7 +1,7 @@
 """Load the camera list from YAML, with environment overrides.
 
 The YAML file holds a `cameras:` list of CameraConfig mappings (cameras.example.yaml).
-Environment variables (prefix TRINETRA_, read by pydantic-settings) override it:
+Environment variables (prefix TRINETRA_, trinetra.settings.Settings) override it:
 
     TRINETRA_CAMERAS_FILE=/etc/trinetra/cameras.yaml
     TRINETRA_SOURCE_ALLOWLIST=10.20.0.0/16,127.0.0.0/8        (comma list or JSON list)
@@ -23,11 +23,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import NoDecode
 
 from trinetra.config.camera import BackoffConfig, CameraConfig, Zone
 from trinetra.config.network import DEFAULT_ALLOWED_NETWORKS, NetworkPolicy, parse_networks
+from trinetra.settings import ConfigFileError, ConfigModel, Settings, read_yaml
 
 __all__ = ["CameraSettings", "CamerasDocument", "ConfigError", "load_cameras", "parse_cameras"]
 
@@ -36,12 +37,8 @@ class ConfigError(ValueError):
     """The camera configuration is invalid; the message names each bad field."""
 
 
-class CameraSettings(BaseSettings):
+class CameraSettings(Settings):
     """Camera-related settings from the environment (prefix TRINETRA_)."""
-
-    model_config = SettingsConfigDict(
-        env_prefix="TRINETRA_", env_nested_delimiter="__", extra="ignore"
-    )
 
     cameras_file: Path | None = Field(
         None, description="YAML file with the `cameras:` list (when no path is passed)."
@@ -75,10 +72,8 @@ class CameraSettings(BaseSettings):
         return NetworkPolicy.from_cidrs(self.source_allowlist)
 
 
-class CamerasDocument(BaseModel):
+class CamerasDocument(ConfigModel):
     """The whole camera file."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     cameras: list[CameraConfig] = Field(description="Every camera of this orchestrator.")
 
@@ -191,9 +186,7 @@ def load_cameras(
     if chosen is None:
         raise ConfigError("no camera file: pass a path or set TRINETRA_CAMERAS_FILE")
     try:
-        data = yaml.safe_load(chosen.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"cannot read camera file {chosen}: {exc}") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"camera file {chosen} is not valid YAML: {exc}") from exc
+        data = read_yaml(chosen, what="camera file")
+    except ConfigFileError as exc:
+        raise ConfigError(str(exc)) from exc
     return parse_cameras(data, settings=settings, origin=str(chosen))

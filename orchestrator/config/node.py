@@ -4,16 +4,15 @@ TRINETRA_STORE_ID, TRINETRA_NATS_URL, TRINETRA_TRITON__URL, TRINETRA_HEALTH_PORT
 from __future__ import annotations
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from orchestrator.tracking import TrackerConfig
 from trinetra.inference import TritonSettings
+from trinetra.settings import Settings
 
 
-class NodeSettings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="TRINETRA_", env_nested_delimiter="__", extra="ignore", frozen=True
-    )
+class NodeSettings(Settings):
+    """The store node's settings (trinetra.settings.Settings: TRINETRA_ prefix, `__` for
+    nested sections, a typo inside a section is an error)."""
 
     store_id: str = Field("store-1", pattern=r"^[A-Za-z0-9_-]+$", description="This store's id.")
     nats_url: str = Field("nats://127.0.0.1:4222", description="NATS server(s), comma separated.")

@@ -99,7 +99,7 @@ class MicroBatcher:
             if not job.result.done():
                 job.result.set_exception(error)
         except Exception as error:  # a bug must surface on the frame, not kill the batcher
-            log.exception("inference failed unexpectedly")
+            log.exception("inference failed unexpectedly", extra={"camera_id": job.frame.camera_id})
             if not job.result.done():
                 job.result.set_exception(error)
         else:

@@ -3,13 +3,13 @@ running the defaults."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
+
+from trinetra.settings import ConfigModel
 
 
-class TrackerConfig(BaseModel):
+class TrackerConfig(ConfigModel):
     """ByteTrack knobs; the defaults are the original paper's settings for pedestrians."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     track_high_thresh: float = Field(
         default=0.5,

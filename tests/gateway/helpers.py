@@ -6,9 +6,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -24,12 +23,17 @@ from gateway.auth import issue_token
 from gateway.config import GatewaySettings, IngestSettings
 from gateway.runtime import Gateway
 from gateway.serve import build_server
+from tests.support.polling import eventually
 from trinetra.events.schema import (
     BoundingBox,
     CameraStatusEvent,
     DetectedPerson,
     DetectionsEvent,
+    FalseMergeAlertEvent,
+    IdentityResolvedEvent,
+    IdentityUnknownEvent,
     TrackEndedEvent,
+    TrackRef,
     TrackStartedEvent,
     TrackUpdatedEvent,
     make_track_uid,
@@ -132,6 +136,60 @@ def camera_status(camera: str, state: str, at: datetime, attempt: int = 0) -> Ca
     )
 
 
+def identity_events(camera: str) -> list[IdentityResolvedEvent | IdentityUnknownEvent]:
+    """An unknown visitor, then resolved to cust-42 (a VIP), on one track."""
+    tracks = track_lifecycle(camera, 1, T0)
+    uid = tracks[0].track_uid
+    visit = uuid.uuid4()
+    return [
+        IdentityUnknownEvent(
+            camera_id=camera,
+            store_id=STORE,
+            occurred_at=T0 + timedelta(seconds=1),
+            track_id=1,
+            track_uid=uid,
+            visit_id=visit,
+            reason="no_majority",
+            observations=3,
+        ),
+        IdentityResolvedEvent(
+            camera_id=camera,
+            store_id=STORE,
+            occurred_at=T0 + timedelta(seconds=2),
+            track_id=1,
+            track_uid=uid,
+            visit_id=visit,
+            customer_id="cust-42",
+            confidence=0.81,
+            votes=4,
+            window=5,
+            vip=True,
+        ),
+    ]
+
+
+def false_merge(camera: str) -> FalseMergeAlertEvent:
+    """cust-42 seen on two overlapping tracks of `camera`."""
+    refs = tuple(
+        TrackRef(
+            camera_id=camera,
+            track_id=i,
+            first_seen_at=T0,
+            last_seen_at=T0 + timedelta(seconds=5),
+        )
+        for i in (1, 2)
+    )
+    return FalseMergeAlertEvent(
+        camera_id=camera,
+        store_id=STORE,
+        occurred_at=T0 + timedelta(seconds=6),
+        customer_id="cust-42",
+        tracks=refs,
+        min_transit_s=30.0,
+        gap_s=-2.0,
+    )
+
+
 # --- a running gateway -----------------------------------------------------------------
 
 
@@ -184,10 +242,11 @@ async def running_gateway(gateway_settings: GatewaySettings) -> AsyncIterator[Ru
     server = build_server(app, gateway, "127.0.0.1", port)
     task = asyncio.create_task(server.serve())
     try:
-        while not server.started:
-            if task.done():
-                task.result()
-            await asyncio.sleep(0.01)
+        await eventually(
+            lambda: server.started or task.done(), 30, interval_s=0.01, message="uvicorn started"
+        )
+        if task.done():
+            task.result()  # it failed to start: raise why
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
             yield RunningGateway(gateway, port, http)
     finally:
@@ -198,20 +257,6 @@ async def running_gateway(gateway_settings: GatewaySettings) -> AsyncIterator[Ru
 
 async def wait_schema(gateway: Gateway, timeout_s: float = 20) -> None:
     await asyncio.wait_for(gateway.schema_ready.wait(), timeout_s)
-
-
-async def eventually(check: Callable[[], Any], timeout_s: float = 20.0, poll_s: float = 0.1) -> Any:
-    """Await `check()` (sync or async) until it returns a truthy value."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        result = check()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout_s} s (last: {result!r})")
-        await asyncio.sleep(poll_s)
 
 
 # --- graphql-transport-ws --------------------------------------------------------------

@@ -11,8 +11,9 @@ from prometheus_client import CollectorRegistry
 from orchestrator.config.node import NodeSettings
 from orchestrator.metrics import OrchestratorMetrics
 from orchestrator.node import StoreNode
-from tests.gateway.helpers import STORE, RunningGateway, WsClient, eventually, token
+from tests.gateway.helpers import STORE, RunningGateway, WsClient, token
 from tests.support.nats_server import NatsServer
+from tests.support.polling import eventually
 from tests.support.rtsp_server import RtspServer
 from tests.support.triton_server import LocalTriton
 from trinetra.config.camera import CameraConfig

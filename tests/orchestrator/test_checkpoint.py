@@ -11,8 +11,9 @@ import nats
 import pytest
 
 from orchestrator.checkpoint import CheckpointMetrics, CheckpointStore
+from tests.support.metrics import read_metric
 from tests.support.nats_server import NatsServer, NatsServerFactory
-from tests.trinetra.events.helpers import wait_for
+from tests.support.polling import eventually
 from trinetra.events.connection import NatsConnection
 
 pytestmark = pytest.mark.timeout(60)
@@ -25,7 +26,7 @@ STATE: dict[str, Any] = {
 
 
 def count(metrics: CheckpointMetrics, name: str, result: str) -> float:
-    return metrics.registry.get_sample_value(name, {"result": result}) or 0.0
+    return read_metric(metrics.registry, name, {"result": result})
 
 
 @asynccontextmanager
@@ -62,7 +63,7 @@ async def test_checkpoint_survives_server_restart(nats_server: NatsServer) -> No
         assert await connection.wait_connected(5)
         assert await checkpoints.save("cam-entrance", STATE)
         nats_server.stop()
-        await wait_for(lambda: not connection.connected)
+        await eventually(lambda: not connection.connected, 5, message="the disconnect")
         nats_server.start()  # same store directory: the file store is recovered
         assert await connection.wait_connected(5)
         assert await checkpoints.load("cam-entrance") == STATE

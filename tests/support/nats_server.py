@@ -7,19 +7,19 @@ nats_server_factory  make (optionally unstarted) servers, all stopped after the 
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from devservices.nats import NatsServer, NatsServerError, find_nats_server
+from devservices.lifecycle import ServiceStartError
+from devservices.nats import NatsServer, find_nats_server
 from devservices.ports import free_port
 
 __all__ = [
     "NatsServer",
-    "NatsServerError",
     "NatsServerFactory",
+    "ServiceStartError",
     "find_nats_server",
     "free_port",
     "nats_server",
@@ -33,11 +33,13 @@ NatsServerFactory = Callable[..., NatsServer]
 
 @pytest.fixture
 def nats_server_factory(tmp_path: Path) -> Iterator[NatsServerFactory]:
-    """`factory(start=True, port=None)` -> a server with its own store under tmp_path."""
+    """`factory(start=True, port=None)` -> a server with its own store and log under
+    tmp_path (pytest keeps the last few runs' tmp dirs, so the logs outlive the test)."""
     servers: list[NatsServer] = []
 
     def make(*, start: bool = True, port: int | None = None) -> NatsServer:
-        server = NatsServer(tmp_path / f"nats-{len(servers)}", port=port)
+        name = f"nats-{len(servers)}"
+        server = NatsServer(tmp_path / name, port=port, log_path=tmp_path / f"{name}.log")
         servers.append(server)
         if start:
             server.start()
@@ -45,8 +47,7 @@ def nats_server_factory(tmp_path: Path) -> Iterator[NatsServerFactory]:
 
     yield make
     for server in servers:
-        with contextlib.suppress(Exception):
-            server.stop()
+        server.close()
 
 
 @pytest.fixture

@@ -10,19 +10,19 @@ postgres_factory   dedicated servers a test may stop and start, cleaned up after
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import asyncpg
 import pytest
 
-from devservices.postgres import LocalPostgres, LocalPostgresError
+from devservices.postgres import LocalPostgres, PostgresCommandError
 from gateway.db.migrations import migrate
 
 __all__ = [
     "LocalPostgres",
-    "LocalPostgresError",
+    "PostgresCommandError",
     "PostgresFactory",
     "database_url",
     "empty_database_url",
@@ -54,13 +54,10 @@ def migrate_database(dsn: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def postgres_server() -> Iterator[LocalPostgres]:
-    server = LocalPostgres()
-    try:
-        server.start()
+def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPostgres]:
+    log = tmp_path_factory.mktemp("postgres") / "postgres.log"
+    with LocalPostgres(log_path=log) as server:
         yield server
-    finally:
-        server.cleanup()
 
 
 @pytest.fixture(scope="session")
@@ -82,12 +79,12 @@ def empty_database_url(postgres_server: LocalPostgres) -> str:
 
 
 @pytest.fixture
-def postgres_factory() -> Iterator[PostgresFactory]:
+def postgres_factory(tmp_path: Path) -> Iterator[PostgresFactory]:
     """`factory(start=True)` -> a server of its own (for stop/start tests)."""
     servers: list[LocalPostgres] = []
 
     def make(*, start: bool = True) -> LocalPostgres:
-        server = LocalPostgres()
+        server = LocalPostgres(log_path=tmp_path / f"postgres-{len(servers)}.log")
         servers.append(server)
         if start:
             server.start()
@@ -95,5 +92,4 @@ def postgres_factory() -> Iterator[PostgresFactory]:
 
     yield make
     for server in servers:
-        with contextlib.suppress(Exception):
-            server.cleanup()
+        server.close()

@@ -11,26 +11,29 @@ from pathlib import Path
 
 import pytest
 
-from devservices.rtsp import RtspServer, RtspServerError
+from devservices.lifecycle import ServiceStartError
+from devservices.rtsp import RtspServer
 from tests.support.media import media_path
 
-__all__ = ["RtspServer", "RtspServerError", "rtsp_server", "rtsp_server_factory"]
+__all__ = ["RtspServer", "ServiceStartError", "rtsp_server", "rtsp_server_factory"]
 
 
 @pytest.fixture
-def rtsp_server_factory() -> Iterator[Callable[..., RtspServer]]:
-    """Make RtspServers (started unless start=False); all closed after the test."""
+def rtsp_server_factory(tmp_path: Path) -> Iterator[Callable[..., RtspServer]]:
+    """Make RtspServers (started unless start=False), logging under tmp_path; all closed
+    after the test."""
     servers: list[RtspServer] = []
 
     def make(
         video: Path | None = None, *, start: bool = True, fps: int = 25, port: int | None = None
     ) -> RtspServer:
-        server = RtspServer(video or media_path("vtest.avi"), fps=fps, port=port)
+        log = tmp_path / f"rtsp-{len(servers)}.log"
+        server = RtspServer(video or media_path("vtest.avi"), fps=fps, port=port, log_path=log)
         servers.append(server)
         if start:
             try:
                 server.start()
-            except RtspServerError as exc:
+            except ServiceStartError as exc:
                 pytest.fail(str(exc))
         return server
 

@@ -6,13 +6,16 @@ from collections.abc import Iterator
 
 import pytest
 
-from devservices.paths import REPO_ROOT
+from devservices.paths import CACHE_DIR
 from devservices.triton import LAUNCHER, LocalTriton
 
-__all__ = ["LAUNCHER", "LocalTriton", "triton_server"]
+__all__ = ["LAUNCHER", "TEST_WORKDIR", "LocalTriton", "triton_server"]
+
+# The tests' own backends folder and server logs, apart from the demo's.
+TEST_WORKDIR = CACHE_DIR / "triton-tests"
 
 
 @pytest.fixture(scope="session")
 def triton_server() -> Iterator[LocalTriton]:
-    with LocalTriton(workdir=REPO_ROOT / ".cache" / "triton-tests") as server:
+    with LocalTriton(workdir=TEST_WORKDIR) as server:
         yield server

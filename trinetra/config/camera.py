@@ -1,9 +1,9 @@
 """One camera's configuration: what it is, where its stream comes from, how hard to try.
 
-Strict by design: unknown fields are errors (a typo such as `target_fsp` must not silently
-fall back to a default), every value is range-checked, and network sources are checked
-against the SSRF allowlist (trinetra.config.network) at validation time. Pass a
-custom allowlist through the validation context:
+Strict by design (trinetra.settings.ConfigModel): unknown fields are errors (a typo such
+as `target_fsp` must not silently fall back to a default), every value is range-checked,
+and network sources are checked against the SSRF allowlist (trinetra.config.network) at
+validation time. Pass a custom allowlist through the validation context:
 
     CameraConfig.model_validate(data, context={"network_policy": policy})
 """
@@ -11,12 +11,17 @@ custom allowlist through the validation context:
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Any, Self
+from typing import Annotated, Any
 from urllib.parse import unquote, urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from trinetra.config.network import DEFAULT_POLICY, NetworkPolicy
+
+# The reconnect backoff's model lives with the backoff itself; re-exported here because
+# it is part of the camera model.
+from trinetra.retry import BackoffConfig
+from trinetra.settings import ConfigModel
 
 __all__ = [
     "DEFAULT_TIER_BY_ROLE",
@@ -100,10 +105,8 @@ _Unit = Annotated[float, Field(ge=0.0, le=1.0)]
 Point = tuple[_Unit, _Unit]
 
 
-class Zone(BaseModel):
+class Zone(ConfigModel):
     """A named region of the image, as a polygon in normalized coordinates."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(
         pattern=SLUG_PATTERN, description="Zone name, unique within its camera (slug)."
@@ -126,30 +129,8 @@ class Zone(BaseModel):
         return polygon
 
 
-class BackoffConfig(BaseModel):
-    """Reconnect delays: exponential growth with full jitter, capped."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    initial_s: float = Field(
-        1.0, gt=0, le=60, description="Upper bound of the first retry delay, seconds."
-    )
-    max_s: float = Field(30.0, gt=0, le=600, description="Cap on any retry delay, seconds.")
-    multiplier: float = Field(
-        2.0, ge=1.0, le=10.0, description="Growth of the delay bound per failed attempt."
-    )
-
-    @model_validator(mode="after")
-    def _ordered(self) -> Self:
-        if self.max_s < self.initial_s:
-            raise ValueError("max_s must be >= initial_s")
-        return self
-
-
-class CameraConfig(BaseModel):
+class CameraConfig(ConfigModel):
     """One camera. Immutable once validated."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: str = Field(
         pattern=SLUG_PATTERN,

@@ -18,7 +18,12 @@ from types import TracebackType
 
 from nats.aio.client import Client as NATS
 
+from trinetra.retry import Backoff
+
 log = logging.getLogger(__name__)
+
+# Cap on the wait between two failed first-connect attempts, seconds.
+_CONNECT_BACKOFF_MAX_S = 10.0
 
 
 class NatsConnection:
@@ -122,7 +127,10 @@ class NatsConnection:
         await self.close()
 
     async def _connect_forever(self) -> None:
-        delay = self._reconnect_time_wait_s
+        backoff = Backoff(
+            self._reconnect_time_wait_s,
+            max(_CONNECT_BACKOFF_MAX_S, self._reconnect_time_wait_s),
+        )
         while not self._closed:
             client = NATS()
             try:
@@ -148,16 +156,30 @@ class NatsConnection:
                     await client.close()
                 raise
             except Exception as exc:
-                log.warning("NATS connect to %s failed (%s); retrying", self._servers, exc)
+                delay = backoff.next_delay()
+                log.warning(
+                    "NATS connect failed; retrying",
+                    extra={
+                        "servers": self._servers,
+                        "connection": self._name,
+                        "retry_in_s": round(delay, 3),
+                        "error": str(exc),
+                    },
+                )
                 with contextlib.suppress(Exception):
                     await client.close()
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
                 continue
             self._client = client
             self._mark_connected()
             url = client.connected_url
-            log.info("connected to NATS at %s", url.netloc if url is not None else self._servers)
+            log.info(
+                "connected to NATS",
+                extra={
+                    "server": url.netloc if url is not None else self._servers,
+                    "connection": self._name,
+                },
+            )
             return
 
     def _mark_connected(self) -> None:
@@ -170,16 +192,16 @@ class NatsConnection:
         # at WARNING and the rest at DEBUG so an outage does not flood the log.
         level = logging.DEBUG if self._error_logged else logging.WARNING
         self._error_logged = True
-        log.log(level, "NATS error: %r", exc)
+        log.log(level, "NATS error", extra={"connection": self._name, "error": repr(exc)})
 
     async def _on_disconnected(self) -> None:
         self._connected.clear()
         if not self._closed:
-            log.warning("disconnected from NATS; reconnecting")
+            log.warning("disconnected from NATS; reconnecting", extra={"connection": self._name})
 
     async def _on_reconnected(self) -> None:
         self._mark_connected()
-        log.info("reconnected to NATS")
+        log.info("reconnected to NATS", extra={"connection": self._name})
 
     async def _on_closed(self) -> None:
         self._connected.clear()

@@ -40,6 +40,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from trinetra.events.connection import NatsConnection
 from trinetra.events.schema import Event, encode, subject_for
 from trinetra.events.streams import DEFAULT_STREAMS, StreamSpec, ensure_streams
+from trinetra.retry import Backoff
 
 log = logging.getLogger(__name__)
 
@@ -196,7 +197,8 @@ class EventPublisher:
         metrics: PublisherMetrics | None = None,
     ) -> None:
         """`streams`: created-or-updated on every (re)connect before publishing; None
-        leaves stream management to someone else."""
+        leaves stream management to someone else. `retry_backoff_s`: bound of the first
+        wait after a failed window and cap of any (full jitter, trinetra.retry)."""
         if max_buffer_events < 1 or max_in_flight < 1:
             raise ValueError("max_buffer_events and max_in_flight must be >= 1")
         self._conn = connection
@@ -204,7 +206,7 @@ class EventPublisher:
         self._max_bytes = max_buffer_bytes
         self._max_in_flight = max_in_flight
         self._ack_timeout_s = ack_timeout_s
-        self._backoff_min, self._backoff_max = retry_backoff_s
+        self._backoff = Backoff(*retry_backoff_s)
         self._streams = tuple(streams) if streams is not None else None
         self.metrics = metrics if metrics is not None else PublisherMetrics()
         self.metrics.nats_connected.set_function(lambda: float(self._conn.connected))
@@ -275,7 +277,7 @@ class EventPublisher:
         for item in self._buffer:
             self.metrics.dropped.labels(item.kind, "shutdown").inc()
         if self._buffer:
-            log.warning("closing with %d unsent events", len(self._buffer))
+            log.warning("closing with unsent events", extra={"unsent": len(self._buffer)})
         self._buffer.clear()
         self._buffer_bytes = 0
         self._update_gauges()
@@ -338,7 +340,6 @@ class EventPublisher:
         return self._inbox
 
     async def _drain_forever(self) -> None:
-        backoff = self._backoff_min
         while True:
             if not self._buffer:
                 self._idle.set()
@@ -359,10 +360,9 @@ class EventPublisher:
                 log.exception("event publishing failed unexpectedly")
                 retried = True
             if retried:
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, self._backoff_max)
+                await asyncio.sleep(self._backoff.next_delay())
             else:
-                backoff = self._backoff_min
+                self._backoff.reset()
 
     async def _prepare(self, client: NATS) -> None:
         generation = self._conn.generation
@@ -372,7 +372,10 @@ class EventPublisher:
             await ensure_streams(client.jetstream(timeout=self._ack_timeout_s), self._streams)
         except Exception as exc:
             self.metrics.publish_errors.labels("stream_setup").inc()
-            log.warning("could not create/update streams (%s); publishing anyway", exc)
+            log.warning(
+                "could not create/update streams; publishing anyway",
+                extra={"streams": [spec.name for spec in self._streams], "error": str(exc)},
+            )
             return
         self._ready_generation = generation
 
@@ -404,7 +407,7 @@ class EventPublisher:
                     # Connection went away (closed, reconnect buffer full): this and the
                     # rest of the window wait for the next attempt.
                     inbox.forget(reply)
-                    log.debug("publish failed: %r", exc)
+                    log.debug("publish failed", extra={"subject": item.subject, "error": repr(exc)})
                     self.metrics.publish_errors.labels("connection").inc()
                     break
                 sent.append((index, item, reply, future))
@@ -441,7 +444,13 @@ class EventPublisher:
                 # The server understood and refused (e.g. over the stream's max_msg_size):
                 # retrying cannot help and would block everything behind it.
                 log.warning(
-                    "JetStream rejected %s event %s: %s", item.kind, item.msg_id, reply.detail
+                    "JetStream rejected an event",
+                    extra={
+                        "kind": item.kind,
+                        "event_id": item.msg_id,
+                        "subject": item.subject,
+                        "detail": reply.detail,
+                    },
                 )
                 self._count_failure(item, "rejected", drop=True)
                 return False

@@ -160,7 +160,7 @@ async def ensure_stream(js: JetStreamContext, spec: StreamSpec) -> StreamInfo:
     except BadRequestError as exc:
         if exc.err_code != STREAM_NAME_IN_USE:
             raise
-    log.info("updating stream %s to the current configuration", spec.name)
+    log.info("updating stream to the current configuration", extra={"stream": spec.name})
     return await js.update_stream(config)
 
 

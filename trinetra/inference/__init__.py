@@ -8,12 +8,15 @@ from trinetra.inference.errors import (
     InvalidInputError,
 )
 from trinetra.inference.settings import TritonSettings
+from trinetra.inference.tensors import PipelineInput, PipelineOutput
 
 __all__ = [
     "InferenceError",
     "InferenceTimeoutError",
     "InferenceUnavailableError",
     "InvalidInputError",
+    "PipelineInput",
+    "PipelineOutput",
     "TritonSettings",
     "VisionClient",
 ]

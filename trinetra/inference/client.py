@@ -1,15 +1,16 @@
 """VisionClient: the orchestrator's only way to call Triton.
 
 Over `tritonclient.grpc.aio`: readiness checks, per-call deadlines, model version pinning,
-retry with exponential backoff and jitter while the server is away (a restart), and
-results as `trinetra.inference.detections` dataclasses rather than raw tensors.
+retry with exponential backoff and full jitter (trinetra.retry) while the server is away
+(a restart), and results as `trinetra.inference.detections` dataclasses rather than raw
+tensors. The pipeline's tensor names and data types are declared once, in
+`trinetra.inference.tensors`; `verify_pipeline()` checks them against the server.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -27,19 +28,13 @@ from trinetra.inference.errors import (
     InvalidInputError,
 )
 from trinetra.inference.settings import TritonSettings
+from trinetra.inference.tensors import PipelineInput, PipelineOutput, contract_differences
+from trinetra.retry import Backoff, retry
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-PIPELINE_OUTPUTS = (
-    "PERSON_BOXES",
-    "PERSON_SCORES",
-    "FACE_BOXES",
-    "FACE_SCORES",
-    "FACE_LANDMARKS",
-    "FACE_PERSON_INDEX",
-    "FACE_EMBEDDINGS",
-)
+PIPELINE_OUTPUTS = tuple(str(name) for name in PipelineOutput)
 # gRPC codes meaning "the server is away or not ready yet": worth retrying.
 RETRYABLE = ("UNAVAILABLE", "UNKNOWN", "CANCELLED", "RESOURCE_EXHAUSTED")
 # Messages of a server that is starting or stopping (models not loaded yet, or gone).
@@ -82,6 +77,8 @@ class VisionClient:
         self._client = grpcclient.InferenceServerClient(
             self.settings.url, channel_args=self._channel_args()
         )
+        # One policy for every call; each call counts its own attempts (trinetra.retry).
+        self._backoff = Backoff(self.settings.backoff_initial_s, self.settings.backoff_max_s)
 
     def _channel_args(self) -> list[tuple[str, int]]:
         """gRPC reconnects a channel by itself, but by default backs off up to 120 s; cap it
@@ -105,18 +102,30 @@ class VisionClient:
         await self._client.close()
 
     async def _with_retries(self, call: Callable[[], Awaitable[T]]) -> T:
-        delay = self.settings.backoff_initial_s
-        for attempt in range(self.settings.retries + 1):
+        async def classified() -> T:
             try:
                 return await call()
             except InferenceServerException as raw:
-                error = classify(raw)
-            if not isinstance(error, InferenceUnavailableError) or attempt == self.settings.retries:
-                raise error
-            log.warning("triton unavailable (attempt %d): %s", attempt + 1, error)
-            await asyncio.sleep(delay * random.uniform(0.5, 1.0))
-            delay = min(delay * 2, self.settings.backoff_max_s)
-        raise AssertionError("unreachable")
+                raise classify(raw) from raw
+
+        def retried(attempt: int, error: Exception, delay_s: float) -> None:
+            log.warning(
+                "triton unavailable; retrying",
+                extra={
+                    "url": self.settings.url,
+                    "attempt": attempt,
+                    "retry_in_s": round(delay_s, 3),
+                    "error": str(error),
+                },
+            )
+
+        return await retry(
+            classified,
+            backoff=self._backoff,
+            retry_if=lambda error: isinstance(error, InferenceUnavailableError),
+            attempts=self.settings.retries + 1,
+            on_retry=retried,
+        )
 
     async def is_ready(self, model: str | None = None) -> bool:
         """True when the server and the model (default: the pipeline) answer ready."""
@@ -139,6 +148,31 @@ class VisionClient:
                     f"not ready after {timeout_s:.0f} s"
                 )
             await asyncio.sleep(0.2)
+
+    async def verify_pipeline(self) -> None:
+        """Raise InferenceError naming each difference between the tensors this client
+        sends and reads (trinetra.inference.tensors) and the server's pipeline model."""
+        name = self.settings.pipeline_model
+        pinned = self.settings.model_versions.get(name)
+
+        async def metadata() -> Any:
+            return await self._client.get_model_metadata(
+                name,
+                model_version="" if pinned is None else str(pinned),
+                as_json=True,
+                client_timeout=self.settings.call_timeout_s,
+            )
+
+        served = await self._with_retries(metadata)
+
+        def tensors(kind: str) -> list[tuple[str, str]]:
+            return [(str(t["name"]), str(t["datatype"])) for t in served.get(kind, [])]
+
+        problems = contract_differences(tensors("inputs"), tensors("outputs"))
+        if problems:
+            raise InferenceError(
+                f"{name} at {self.settings.url} does not match this client: " + "; ".join(problems)
+            )
 
     async def infer(
         self,
@@ -173,14 +207,15 @@ class VisionClient:
 
     async def analyze(self, frame: bytes | NDArray[np.uint8]) -> FrameAnalysis:
         """Persons and faces in one frame: JPEG/PNG bytes or a BGR uint8 HxWx3 array."""
+        inputs: dict[str, NDArray[Any]]
         if isinstance(frame, bytes | bytearray):
             if not frame:
                 raise InvalidInputError("empty image: no bytes to send")
-            inputs = {"IMAGE_ENCODED": np.frombuffer(frame, np.uint8)[None]}
+            inputs = {PipelineInput.IMAGE_ENCODED: np.frombuffer(frame, np.uint8)[None]}
         else:
             if frame.ndim != 3 or frame.shape[2] != 3:
                 raise InvalidInputError(f"raw frame must be HxWx3, got {frame.shape}")
-            inputs = {"IMAGE_RAW": np.ascontiguousarray(frame)[None]}
+            inputs = {PipelineInput.IMAGE_RAW: np.ascontiguousarray(frame)[None]}
         pins = {
             f"{model}_version": version for model, version in self.settings.model_versions.items()
         }
@@ -191,13 +226,15 @@ class VisionClient:
         return FrameAnalysis(
             width=width,
             height=height,
-            persons=Detections(out["PERSON_BOXES"][0], out["PERSON_SCORES"][0]),
+            persons=Detections(
+                out[PipelineOutput.PERSON_BOXES][0], out[PipelineOutput.PERSON_SCORES][0]
+            ),
             faces=Faces(
-                xyxy=out["FACE_BOXES"][0],
-                confidence=out["FACE_SCORES"][0],
-                landmarks=out["FACE_LANDMARKS"][0],
-                person_index=out["FACE_PERSON_INDEX"][0],
-                embeddings=out["FACE_EMBEDDINGS"][0],
+                xyxy=out[PipelineOutput.FACE_BOXES][0],
+                confidence=out[PipelineOutput.FACE_SCORES][0],
+                landmarks=out[PipelineOutput.FACE_LANDMARKS][0],
+                person_index=out[PipelineOutput.FACE_PERSON_INDEX][0],
+                embeddings=out[PipelineOutput.FACE_EMBEDDINGS][0],
             ),
             model_versions={model: str(v) for model, v in self.settings.model_versions.items()},
         )

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Self
+
+from pydantic import Field, model_validator
+
+from trinetra.settings import ConfigModel
 
 
-class TritonSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class TritonSettings(ConfigModel):
+    """A section of a process's settings (`TRINETRA_TRITON__URL`, ...)."""
 
     url: str = Field("127.0.0.1:8001", description="Triton gRPC endpoint, host:port.")
     pipeline_model: str = Field(
@@ -23,5 +27,13 @@ class TritonSettings(BaseModel):
     retries: int = Field(
         5, ge=0, description="Retries when the server is unreachable or not ready."
     )
-    backoff_initial_s: float = Field(0.2, gt=0, description="First retry delay.")
-    backoff_max_s: float = Field(5.0, gt=0, description="Largest retry delay.")
+    backoff_initial_s: float = Field(
+        0.2, gt=0, description="Upper bound of the first retry delay (full jitter), seconds."
+    )
+    backoff_max_s: float = Field(5.0, gt=0, description="Cap on any retry delay, seconds.")
+
+    @model_validator(mode="after")
+    def _ordered_backoff(self) -> Self:
+        if self.backoff_max_s < self.backoff_initial_s:
+            raise ValueError("backoff_max_s must be >= backoff_initial_s")
+        return self

@@ -1,14 +1,10 @@
-"""Small async helpers shared by the camera tests."""
+"""Helpers shared by the camera tests: configs with test timings, a status/frame recorder."""
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from orchestrator.cameras import CameraState, CameraStatus, CameraWorker, Frame
-from orchestrator.metrics import OrchestratorMetrics
 from trinetra.config import CameraConfig, CameraRole
 
 
@@ -44,18 +40,3 @@ class Recorder:
     async def consume(self, worker: CameraWorker) -> None:
         async for frame in worker.frames():
             self.frames.append(frame)
-
-
-async def wait_until(condition: Callable[[], bool], within_s: float, what: str) -> float:
-    """Poll `condition` until true; return the seconds it took, fail after `within_s`."""
-    started = time.monotonic()
-    while not condition():
-        if time.monotonic() - started > within_s:
-            raise AssertionError(f"timed out after {within_s} s waiting for {what}")
-        await asyncio.sleep(0.02)
-    return time.monotonic() - started
-
-
-def sample(metrics: OrchestratorMetrics, name: str, **labels: str) -> float:
-    value = metrics.registry.get_sample_value(name, labels)
-    return 0.0 if value is None else value

@@ -11,7 +11,9 @@ from devservices.mjpeg import MjpegOptions, MjpegServer
 from orchestrator.cameras import CameraState, CameraWorker, MjpegSource, SourceError
 from orchestrator.cameras.mjpeg import parse_boundary
 from orchestrator.metrics import OrchestratorMetrics
-from tests.orchestrator.cameras.helpers import Recorder, camera, sample, wait_until
+from tests.orchestrator.cameras.helpers import Recorder, camera
+from tests.support.metrics import read_metric
+from tests.support.polling import eventually
 
 
 @pytest.mark.parametrize(
@@ -38,7 +40,7 @@ async def _run(server: MjpegServer, metrics: OrchestratorMetrics, seconds: float
     worker.start()
     consumer = asyncio.create_task(recorder.consume(worker))
     try:
-        await wait_until(lambda: len(recorder.frames) >= 1, 5, "the first MJPEG frame")
+        await eventually(lambda: len(recorder.frames) >= 1, 5, message="the first MJPEG frame")
         await asyncio.sleep(seconds)
     finally:
         await worker.stop()
@@ -65,7 +67,11 @@ async def test_worker_reads_mjpeg_parts(
     # Parts decode to the frames that were sent (JPEG is lossy: compare loosely).
     assert abs(float(first.image.mean()) - float(recorder.frames[1].image.mean())) < 5
     assert (
-        sample(metrics, "trinetra_frames_rejected_total", camera="aisle-3", reason="undecodable")
+        read_metric(
+            metrics.registry,
+            "trinetra_frames_rejected_total",
+            {"camera": "aisle-3", "reason": "undecodable"},
+        )
         == 0
     )
 
@@ -78,8 +84,10 @@ async def test_corrupt_parts_are_counted_and_never_fatal(
         recorder = await _run(server, metrics, 1.5)
         sent = server.parts_sent
 
-    undecodable = sample(
-        metrics, "trinetra_frames_rejected_total", camera="aisle-3", reason="undecodable"
+    undecodable = read_metric(
+        metrics.registry,
+        "trinetra_frames_rejected_total",
+        {"camera": "aisle-3", "reason": "undecodable"},
     )
     assert undecodable >= sent // 3 - 2
     assert len(recorder.frames) >= 12
@@ -102,11 +110,13 @@ async def test_stalled_camera_times_out_and_reconnects(
         worker.start()
         consumer = asyncio.create_task(recorder.consume(worker))
         try:
-            await wait_until(lambda: worker.state is CameraState.LIVE, 5, "live")
+            await eventually(lambda: worker.state is CameraState.LIVE, 5, message="live")
             live_at = time.monotonic()
-            await wait_until(lambda: CameraState.ERROR in recorder.states(), 5, "read timeout")
+            await eventually(
+                lambda: CameraState.ERROR in recorder.states(), 5, message="read timeout"
+            )
             stalled_for = time.monotonic() - live_at
-            await wait_until(lambda: server.connections >= 2, 5, "a reconnect")
+            await eventually(lambda: server.connections >= 2, 5, message="a reconnect")
         finally:
             await worker.stop()
             await consumer

@@ -8,7 +8,9 @@ from collections.abc import Callable
 
 from orchestrator.cameras import CameraState, CameraWorker
 from orchestrator.metrics import OrchestratorMetrics
-from tests.orchestrator.cameras.helpers import Recorder, camera, sample, wait_until
+from tests.orchestrator.cameras.helpers import Recorder, camera
+from tests.support.metrics import read_metric
+from tests.support.polling import eventually
 from tests.support.rtsp_server import RtspServer
 
 
@@ -24,7 +26,7 @@ async def test_reads_frames_from_a_real_rtsp_server(
     worker.start()
     consumer = asyncio.create_task(recorder.consume(worker))
     try:
-        await wait_until(lambda: len(recorder.frames) >= 1, 10, "the first RTSP frame")
+        await eventually(lambda: len(recorder.frames) >= 1, 10, message="the first RTSP frame")
         first_count = len(recorder.frames)
         await asyncio.sleep(2.0)
         window = recorder.frames[first_count:]
@@ -45,8 +47,17 @@ async def test_reads_frames_from_a_real_rtsp_server(
     assert 14 <= len(window) <= 26, len(window)
     seqs = [f.seq for f in recorder.frames]
     assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
-    assert sample(metrics, "trinetra_frames_in_total", camera="entrance-1") >= len(recorder.frames)
-    assert sample(metrics, "trinetra_frames_dropped_total", camera="entrance-1", reason="burst") > 0
+    assert read_metric(
+        metrics.registry, "trinetra_frames_in_total", {"camera": "entrance-1"}
+    ) >= len(recorder.frames)
+    assert (
+        read_metric(
+            metrics.registry,
+            "trinetra_frames_dropped_total",
+            {"camera": "entrance-1", "reason": "burst"},
+        )
+        > 0
+    )
 
 
 async def test_server_death_is_an_error_and_frames_resume_after_restart(
@@ -62,12 +73,14 @@ async def test_server_death_is_an_error_and_frames_resume_after_restart(
     worker.start()
     consumer = asyncio.create_task(recorder.consume(worker))
     try:
-        await wait_until(lambda: worker.state is CameraState.LIVE, 10, "live")
-        await wait_until(lambda: len(recorder.frames) >= 5, 5, "frames before the crash")
+        await eventually(lambda: worker.state is CameraState.LIVE, 10, message="live")
+        await eventually(lambda: len(recorder.frames) >= 5, 5, message="frames before the crash")
 
         await asyncio.to_thread(server.kill)
         killed_at = time.monotonic()
-        await wait_until(lambda: CameraState.ERROR in recorder.states(), 5, "the error state")
+        await eventually(
+            lambda: CameraState.ERROR in recorder.states(), 5, message="the error state"
+        )
         error = next(s for s in recorder.statuses if s.state is CameraState.ERROR)
         assert error.attempt == 1
         assert error.retry_in_s is not None and 0 <= error.retry_in_s <= 0.2
@@ -79,9 +92,10 @@ async def test_server_death_is_an_error_and_frames_resume_after_restart(
 
         await asyncio.to_thread(server.start)  # same port
         back_at = time.monotonic()
-        resumed_after = await wait_until(
-            lambda: len(recorder.frames) > frames_while_down, 5, "frames after the restart"
+        await eventually(
+            lambda: len(recorder.frames) > frames_while_down, 5, message="frames after the restart"
         )
+        resumed_after = time.monotonic() - back_at
     finally:
         await worker.stop()
         await consumer
@@ -94,5 +108,13 @@ async def test_server_death_is_an_error_and_frames_resume_after_restart(
     assert new_frames[0].seq > recorder.frames[frames_while_down - 1].seq
     states = recorder.states()
     assert states.count(CameraState.LIVE) >= 2
-    assert sample(metrics, "trinetra_camera_reconnects_total", camera="billing-1") >= 2
-    assert sample(metrics, "trinetra_camera_state", camera="billing-1", state="stopped") == 1.0
+    assert (
+        read_metric(metrics.registry, "trinetra_camera_reconnects_total", {"camera": "billing-1"})
+        >= 2
+    )
+    assert (
+        read_metric(
+            metrics.registry, "trinetra_camera_state", {"camera": "billing-1", "state": "stopped"}
+        )
+        == 1.0
+    )

@@ -22,7 +22,9 @@ from orchestrator.cameras import (
     SourceFrame,
 )
 from orchestrator.metrics import OrchestratorMetrics
-from tests.orchestrator.cameras.helpers import Recorder, camera, sample, wait_until
+from tests.orchestrator.cameras.helpers import Recorder, camera
+from tests.support.metrics import read_metric
+from tests.support.polling import eventually
 from trinetra.config import CameraConfig
 
 
@@ -95,8 +97,10 @@ async def test_failed_opens_back_off_then_go_live(
     worker.start()
     consumer = asyncio.create_task(recorder.consume(worker))
     try:
-        await wait_until(lambda: worker.state is CameraState.LIVE, 5, "live after 4 failures")
-        await wait_until(lambda: len(recorder.frames) >= 3, 5, "frames")
+        await eventually(
+            lambda: worker.state is CameraState.LIVE, 5, message="live after 4 failures"
+        )
+        await eventually(lambda: len(recorder.frames) >= 3, 5, message="frames")
     finally:
         await worker.stop()
         await consumer
@@ -110,9 +114,17 @@ async def test_failed_opens_back_off_then_go_live(
         assert status.reason.startswith("refused")
     assert recorder.states()[-2:] == [CameraState.LIVE, CameraState.STOPPED]
     assert len(opens) == 5
-    assert sample(metrics, "trinetra_camera_reconnects_total", camera="cam") == 4
-    assert sample(metrics, "trinetra_camera_state", camera="cam", state="stopped") == 1
-    assert sample(metrics, "trinetra_camera_state", camera="cam", state="live") == 0
+    assert read_metric(metrics.registry, "trinetra_camera_reconnects_total", {"camera": "cam"}) == 4
+    assert (
+        read_metric(
+            metrics.registry, "trinetra_camera_state", {"camera": "cam", "state": "stopped"}
+        )
+        == 1
+    )
+    assert (
+        read_metric(metrics.registry, "trinetra_camera_state", {"camera": "cam", "state": "live"})
+        == 0
+    )
 
 
 async def test_bad_frames_are_rejected_by_reason_and_never_fatal(
@@ -138,15 +150,23 @@ async def test_bad_frames_are_rejected_by_reason_and_never_fatal(
 
     assert recorder.states() == [CameraState.CONNECTING, CameraState.LIVE, CameraState.STOPPED]
     reasons = {
-        reason: sample(metrics, "trinetra_frames_rejected_total", camera="cam", reason=reason)
+        reason: read_metric(
+            metrics.registry, "trinetra_frames_rejected_total", {"camera": "cam", "reason": reason}
+        )
         for reason in ("undecodable", "black", "white", "blank", "bad_shape")
     }
     assert all(count >= 2 for count in reasons.values()), reasons
     assert len(recorder.frames) >= 10
     assert all(f.image.std() > 5 for f in recorder.frames)
     assert worker.validator.accepted == len(recorder.frames) + int(
-        sample(metrics, "trinetra_frames_dropped_total", camera="cam", reason="burst")
-        + sample(metrics, "trinetra_frames_dropped_total", camera="cam", reason="overwritten")
+        read_metric(
+            metrics.registry, "trinetra_frames_dropped_total", {"camera": "cam", "reason": "burst"}
+        )
+        + read_metric(
+            metrics.registry,
+            "trinetra_frames_dropped_total",
+            {"camera": "cam", "reason": "overwritten"},
+        )
     )
 
 
@@ -166,8 +186,10 @@ async def test_unexpected_reader_errors_reconnect_instead_of_crashing(
     worker.start()
     consumer = asyncio.create_task(recorder.consume(worker))
     try:
-        await wait_until(
-            lambda: recorder.states().count(CameraState.LIVE) >= 2, 5, "a second live period"
+        await eventually(
+            lambda: recorder.states().count(CameraState.LIVE) >= 2,
+            5,
+            message="a second live period",
         )
     finally:
         await worker.stop()
@@ -187,7 +209,7 @@ async def test_slow_consumer_gets_the_latest_frames(
     worker.start()
     received = []
     try:
-        await wait_until(lambda: worker.state is CameraState.LIVE, 5, "live")
+        await eventually(lambda: worker.state is CameraState.LIVE, 5, message="live")
         for _ in range(5):
             await asyncio.sleep(0.3)  # a consumer far slower than the camera
             frame = await worker.buffer.get()
@@ -197,7 +219,14 @@ async def test_slow_consumer_gets_the_latest_frames(
     finally:
         await worker.stop()
     assert len(worker.buffer) <= 2  # bounded: never a backlog
-    assert sample(metrics, "trinetra_frames_dropped_total", camera="cam", reason="overwritten") > 20
+    assert (
+        read_metric(
+            metrics.registry,
+            "trinetra_frames_dropped_total",
+            {"camera": "cam", "reason": "overwritten"},
+        )
+        > 20
+    )
     gaps = [b.seq - a.seq for a, b in itertools.pairwise(received)]
     assert all(gap > 1 for gap in gaps)
 
@@ -226,9 +255,9 @@ async def test_watchdog_abandons_a_reader_stuck_in_a_call(
     worker.start()
     consumer = asyncio.create_task(recorder.consume(worker))
     try:
-        await wait_until(lambda: worker.state is CameraState.LIVE, 5, "live")
+        await eventually(lambda: worker.state is CameraState.LIVE, 5, message="live")
         hang.set()
-        await wait_until(lambda: CameraState.ERROR in recorder.states(), 3, "the watchdog")
+        await eventually(lambda: CameraState.ERROR in recorder.states(), 3, message="the watchdog")
         error = next(s for s in recorder.statuses if s.state is CameraState.ERROR)
         assert "no response" in error.reason
     finally:
@@ -254,7 +283,7 @@ async def test_watch_iterates_status_changes_until_stop(
     watcher = asyncio.create_task(watch())
     await asyncio.sleep(0)
     worker.start()
-    await wait_until(lambda: worker.state is CameraState.LIVE, 5, "live")
+    await eventually(lambda: worker.state is CameraState.LIVE, 5, message="live")
     await worker.stop()
     await asyncio.wait_for(watcher, 2)
     assert [s.state for s in seen] == [
@@ -286,7 +315,7 @@ async def test_async_status_callback_and_redacted_reasons(metrics: OrchestratorM
         source_factory=lambda _c: next(sources),
     )
     worker.start()
-    await wait_until(lambda: len(published) >= 4, 5, "statuses")
+    await eventually(lambda: len(published) >= 4, 5, message="statuses")
     await worker.stop()
     assert all("hunter2" not in s.reason for s in published)
     assert any("admin:***@127.0.0.1" in s.reason for s in published)

@@ -15,6 +15,7 @@ from orchestrator.frames import (
     stride_for,
 )
 from orchestrator.metrics import OrchestratorMetrics
+from tests.support.metrics import read_metric
 from trinetra.config import PriorityTier
 
 CRITICAL, HIGH, NORMAL, LOW = (
@@ -75,8 +76,10 @@ def test_overload_keeps_every_critical_frame_and_sheds_low_tiers_first(
     assert kept["aisle"] == 25  # 1 in 4
     assert kept["backroom"] == 10  # 1 in 10
     assert (
-        metrics.registry.get_sample_value(
-            "trinetra_frames_dropped_total", {"camera": "backroom", "reason": "load_shed"}
+        read_metric(
+            metrics.registry,
+            "trinetra_frames_dropped_total",
+            {"camera": "backroom", "reason": "load_shed"},
         )
         == 90
     )
@@ -135,8 +138,8 @@ def test_static_frames_are_dropped_with_their_own_reason(metrics: OrchestratorMe
     assert sum(d.keep for d in decisions) == 5
     reasons = {d.reason for d in decisions if not d.keep}
     assert reasons == {DropReason.LOAD_SHED, DropReason.STATIC}
-    static = metrics.registry.get_sample_value(
-        "trinetra_frames_dropped_total", {"camera": "aisle", "reason": "static"}
+    static = read_metric(
+        metrics.registry, "trinetra_frames_dropped_total", {"camera": "aisle", "reason": "static"}
     )
     assert static == 20  # 4 of every 8: kept at stride 4, dropped only for being static
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
@@ -12,7 +10,7 @@ import nats
 from nats.aio.msg import Msg
 
 from trinetra.events.connection import NatsConnection
-from trinetra.events.publisher import MSG_ID_HEADER, EventPublisher, PublisherMetrics
+from trinetra.events.publisher import MSG_ID_HEADER, EventPublisher
 from trinetra.events.schema import (
     BoundingBox,
     CameraStatusEvent,
@@ -51,12 +49,6 @@ def status(state: str, attempt: int = 0) -> CameraStatusEvent:
             "reconnect_attempt": attempt,
         }
     )
-
-
-def metric(metrics: PublisherMetrics, name: str, **labels: str) -> float:
-    """Current value of one sample (0 when never incremented)."""
-    value = metrics.registry.get_sample_value(name, labels)
-    return 0.0 if value is None else value
 
 
 @asynccontextmanager
@@ -107,13 +99,3 @@ def events_of(messages: list[Msg]) -> list[Event]:
 
 def msg_ids(messages: list[Msg]) -> list[str]:
     return [(m.headers or {}).get(MSG_ID_HEADER, "") for m in messages]
-
-
-async def wait_for(
-    condition: Callable[[], bool], timeout_s: float = 5.0, poll_s: float = 0.01
-) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(poll_s)

@@ -8,15 +8,15 @@ import contextlib
 import nats
 import pytest
 
+from tests.support.metrics import read_metric
 from tests.support.nats_server import NatsServer, NatsServerFactory
+from tests.support.polling import eventually
 from tests.trinetra.events.helpers import (
     frame,
-    metric,
     msg_ids,
     read_stream,
     running_publisher,
     status,
-    wait_for,
 )
 from trinetra.events.publisher import EventPublisher
 from trinetra.events.schema import DetectionsEvent, Event, decode, encode
@@ -31,15 +31,21 @@ def seqs(events: list[Event]) -> list[int]:
 
 
 def published(publisher: EventPublisher, kind: str = "detections") -> float:
-    return metric(publisher.metrics, "trinetra_events_published_total", kind=kind)
+    return read_metric(
+        publisher.metrics.registry, "trinetra_events_published_total", {"kind": kind}
+    )
 
 
 def in_flight(publisher: EventPublisher) -> float:
-    return metric(publisher.metrics, "trinetra_event_publish_in_flight")
+    return read_metric(publisher.metrics.registry, "trinetra_event_publish_in_flight")
 
 
 def dropped(publisher: EventPublisher, reason: str, kind: str = "detections") -> float:
-    return metric(publisher.metrics, "trinetra_events_dropped_total", kind=kind, reason=reason)
+    return read_metric(
+        publisher.metrics.registry,
+        "trinetra_events_dropped_total",
+        {"kind": kind, "reason": reason},
+    )
 
 
 async def test_published_events_are_read_back_by_a_durable_consumer(nats_url: str) -> None:
@@ -75,7 +81,12 @@ async def test_duplicate_event_ids_are_stored_once(nats_url: str) -> None:
         assert await publisher.flush(timeout_s=10)
 
     assert seqs([decode(m.data) for m in await read_stream(nats_url, "DETECTIONS")]) == [1, 2, 3]
-    assert metric(publisher.metrics, "trinetra_events_duplicate_total", kind="detections") == 3
+    assert (
+        read_metric(
+            publisher.metrics.registry, "trinetra_events_duplicate_total", {"kind": "detections"}
+        )
+        == 3
+    )
     assert published(publisher) == 6
 
 
@@ -89,14 +100,19 @@ async def test_nats_down_at_start_buffers_then_delivers_in_order(
         await asyncio.sleep(0.2)
         assert not connection.connected
         assert publisher.pending == 50
-        assert metric(publisher.metrics, "trinetra_events_buffered_total", kind="detections") == 50
-        assert metric(publisher.metrics, "trinetra_event_buffer_events") == 50
-        assert metric(publisher.metrics, "trinetra_nats_connected") == 0
+        assert (
+            read_metric(
+                publisher.metrics.registry, "trinetra_events_buffered_total", {"kind": "detections"}
+            )
+            == 50
+        )
+        assert read_metric(publisher.metrics.registry, "trinetra_event_buffer_events") == 50
+        assert read_metric(publisher.metrics.registry, "trinetra_nats_connected") == 0
 
         server.start()
         assert await publisher.flush(timeout_s=10)
-        assert metric(publisher.metrics, "trinetra_nats_connected") == 1
-        assert metric(publisher.metrics, "trinetra_event_buffer_events") == 0
+        assert read_metric(publisher.metrics.registry, "trinetra_nats_connected") == 1
+        assert read_metric(publisher.metrics.registry, "trinetra_event_buffer_events") == 0
 
     assert seqs([decode(m.data) for m in await read_stream(server.url, "DETECTIONS")]) == list(
         range(50)
@@ -112,7 +128,7 @@ async def test_restart_mid_stream_holds_events_and_delivers_them_after(
         assert await publisher.flush(timeout_s=10)
 
         nats_server.stop()
-        await wait_for(lambda: not connection.connected)
+        await eventually(lambda: not connection.connected, 5, message="the disconnect")
         for i in range(20, 40):
             publisher.publish(frame(i))
         assert not await publisher.flush(timeout_s=0.3)
@@ -143,16 +159,18 @@ async def test_server_killed_while_publishing_loses_and_duplicates_nothing(
             return published(publisher) >= 200 and in_flight(publisher) > 0
 
         # Poll on every loop turn so the kill lands while a window awaits its acks.
-        await wait_for(mid_window, poll_s=0)
+        await eventually(mid_window, 5, interval_s=0, message="a window awaiting its acks")
         nats_server.kill()
-        await wait_for(lambda: not connection.connected)
+        await eventually(lambda: not connection.connected, 5, message="the disconnect")
         for i in range(3000, 3500):
             publisher.publish(frame(i))
         nats_server.start()
         assert await publisher.flush(timeout_s=20)
 
     lost_acks = sum(
-        metric(publisher.metrics, "trinetra_event_publish_errors_total", reason=reason)
+        read_metric(
+            publisher.metrics.registry, "trinetra_event_publish_errors_total", {"reason": reason}
+        )
         for reason in ("timeout", "connection")
     )
     assert lost_acks > 0, "the kill did not interrupt a publish window"
@@ -192,7 +210,7 @@ async def test_byte_bound_drops_oldest_but_keeps_newest(
         for i in range(10):
             publisher.publish(frame(i, persons=20))
         assert publisher.pending == 3
-        assert 0 < metric(publisher.metrics, "trinetra_event_buffer_bytes") <= limit
+        assert 0 < read_metric(publisher.metrics.registry, "trinetra_event_buffer_bytes") <= limit
         # One event larger than the whole bound is still kept (it is the newest).
         publisher.publish(frame(10, persons=100))
         assert publisher.pending == 1
@@ -225,7 +243,11 @@ async def test_missing_stream_is_recreated(nats_server: NatsServer) -> None:
             await nc.close()
         publisher.publish(frame(1))
         assert await publisher.flush(timeout_s=10)
-        assert metric(publisher.metrics, "trinetra_event_publish_errors_total", reason="no_stream")
+        assert read_metric(
+            publisher.metrics.registry,
+            "trinetra_event_publish_errors_total",
+            {"reason": "no_stream"},
+        )
     assert seqs([decode(m.data) for m in await read_stream(nats_server.url, "DETECTIONS")]) == [1]
 
 
@@ -257,7 +279,7 @@ async def test_close_during_unacked_window_counts_every_event(nats_server: NatsS
         ):
             for i in range(5):
                 publisher.publish(frame(i))
-            await wait_for(lambda: in_flight(publisher) == 5)
+            await eventually(lambda: in_flight(publisher) == 5, 5, message="5 events in flight")
             assert not await publisher.flush(timeout_s=0.1)
         assert dropped(publisher, "shutdown") == 5
         assert published(publisher) == 0

@@ -6,6 +6,8 @@ onnxruntime backend of the GPU image. Being a *backend* (selected by `backend:
 "onnxruntime_cpu"` in a model's configs/cpu.pbtxt), one copy of this file serves every
 model and every numbered version: a new version is only a new `<version>/model.onnx`.
 All requests handed to one execute() call are concatenated into one onnxruntime run.
+Tensor names and data types are the model config's: inputs are cast to the config's data
+types, outputs are sent in them, and a config tensor the ONNX graph lacks fails the load.
 """
 
 from __future__ import annotations
@@ -37,13 +39,19 @@ class TritonPythonModel:
         self.inputs = [
             (i["name"], pb_utils.triton_string_to_numpy(i["data_type"])) for i in config["input"]
         ]
-        self.outputs = [o["name"] for o in config["output"]]
-        known = {i.name for i in self.session.get_inputs()}
-        missing = [name for name, _ in self.inputs if name not in known]
-        if missing:
-            raise pb_utils.TritonModelException(
-                f"{path}: config inputs {missing} are not in the ONNX graph ({sorted(known)})"
-            )
+        self.outputs = [
+            (o["name"], pb_utils.triton_string_to_numpy(o["data_type"])) for o in config["output"]
+        ]
+        for kind, declared, graph in (
+            ("inputs", self.inputs, self.session.get_inputs()),
+            ("outputs", self.outputs, self.session.get_outputs()),
+        ):
+            known = {tensor.name for tensor in graph}
+            missing = [name for name, _ in declared if name not in known]
+            if missing:
+                raise pb_utils.TritonModelException(
+                    f"{path}: config {kind} {missing} are not in the ONNX graph ({sorted(known)})"
+                )
 
     def execute(self, requests: list[Any]) -> list[Any]:
         feeds: dict[str, list[np.ndarray[Any, Any]]] = {name: [] for name, _ in self.inputs}
@@ -56,12 +64,16 @@ class TritonPythonModel:
             name: np.concatenate(parts).astype(dtype, copy=False)
             for (name, dtype), parts in zip(self.inputs, feeds.values(), strict=True)
         }
-        results = self.session.run(self.outputs, batched)
+        results = self.session.run([name for name, _ in self.outputs], batched)
+        typed = [
+            value.astype(dtype, copy=False)
+            for (_, dtype), value in zip(self.outputs, results, strict=True)
+        ]
         responses, start = [], 0
         for size in sizes:
             tensors = [
                 pb_utils.Tensor(name, np.ascontiguousarray(value[start : start + size]))
-                for name, value in zip(self.outputs, results, strict=True)
+                for (name, _), value in zip(self.outputs, typed, strict=True)
             ]
             responses.append(pb_utils.InferenceResponse(output_tensors=tensors))
             start += size

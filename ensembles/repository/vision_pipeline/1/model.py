@@ -15,12 +15,20 @@ Every request handed to execute() is decoded first; the good frames go through e
 model as one batch; a bad frame gets its own error response and never fails the others.
 Request parameters `<model>_version` pin the version of person_detector, face_detector
 or face_embedder for that request.
+
+Tensor names and data types come from config.pbtxt: its outputs must be exactly the
+fields of `FrameOutputs` (else the load fails) and are sent in the config's data types;
+the inner models' tensor names (their ONNX graphs' own) are config parameters
+`<model>_input` / `<model>_output` (the face detector's outputs are the SCRFD decoder's
+`OUTPUT_NAMES`), checked against model_repository/ by tests/triton.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -30,7 +38,10 @@ from ensembles.ops.image import FrameError, Image
 from ensembles.ops.pipeline import FrameOutputs, decode, prepare
 from ensembles.ops.scrfd import OUTPUT_NAMES
 from ensembles.triton_io import (
+    ENCODED_INPUT,
+    RAW_INPUT,
     config_parameters,
+    declared_tensors,
     error_response,
     pipeline_settings,
     request_frame,
@@ -39,65 +50,91 @@ from ensembles.triton_io import (
 )
 
 MODELS = ("person_detector", "face_detector", "face_embedder")
+# FrameOutputs' fields are the outputs, upper-cased (FrameOutputs.as_tensors).
+OUTPUTS = tuple(field.name.upper() for field in dataclasses.fields(FrameOutputs))
+EMBEDDINGS = "FACE_EMBEDDINGS"
 
 
 class BackendError(RuntimeError):
     pass
 
 
+@dataclass(frozen=True)
+class InnerTensors:
+    """The tensors vision_pipeline sends to and reads from one inner model."""
+
+    input: str
+    outputs: tuple[str, ...]
+
+
+def _inner_tensors(parameters: dict[str, str]) -> dict[str, InnerTensors]:
+    def named(key: str) -> str:
+        if not parameters.get(key):
+            raise pb_utils.TritonModelException(f"vision_pipeline: config parameter {key} is unset")
+        return parameters[key]
+
+    return {
+        "person_detector": InnerTensors(
+            named("person_detector_input"), (named("person_detector_output"),)
+        ),
+        "face_detector": InnerTensors(named("face_detector_input"), OUTPUT_NAMES),
+        "face_embedder": InnerTensors(
+            named("face_embedder_input"), (named("face_embedder_output"),)
+        ),
+    }
+
+
 class TritonPythonModel:
     def initialize(self, args: dict[str, str]) -> None:
         config = json.loads(args["model_config"])
+        parameters = config_parameters(config)
         self.settings = pipeline_settings(config)
-        self.embedder_batch = int(config_parameters(config).get("embedder_max_batch", "32"))
+        self.embedder_batch = int(parameters.get("embedder_max_batch", "32"))
+        self.inner = _inner_tensors(parameters)
+        declared_tensors(config, "input", (ENCODED_INPUT, RAW_INPUT))
+        self.outputs = declared_tensors(config, "output", OUTPUTS)
+        (embeddings,) = (o for o in config["output"] if o["name"] == EMBEDDINGS)
+        self.embedding_dim = int(embeddings["dims"][-1])
 
     async def _infer(
-        self, model: str, version: int, inputs: dict[str, np.ndarray[Any, Any]], outputs: list[str]
+        self, model: str, version: int, value: np.ndarray[Any, Any]
     ) -> dict[str, np.ndarray[Any, Any]]:
+        """One inner model on one input batch; its outputs by name."""
+        tensors = self.inner[model]
         request = pb_utils.InferenceRequest(
             model_name=model,
             model_version=version,
-            inputs=[pb_utils.Tensor(name, value) for name, value in inputs.items()],
-            requested_output_names=outputs,
+            inputs=[pb_utils.Tensor(tensors.input, value)],
+            requested_output_names=list(tensors.outputs),
         )
         response = await request.async_exec()
         if response.has_error():
             raise BackendError(f"{model} failed: {response.error().message()}")
         return {
-            name: pb_utils.get_output_tensor_by_name(response, name).as_numpy() for name in outputs
+            name: pb_utils.get_output_tensor_by_name(response, name).as_numpy()
+            for name in tensors.outputs
         }
 
     async def _analyse(self, frames: list[Image], versions: dict[str, int]) -> list[FrameOutputs]:
         batch = prepare(frames, self.settings)
         persons, faces = await asyncio.gather(
-            self._infer(
-                "person_detector",
-                versions["person_detector"],
-                {"images": batch.person_input},
-                ["output0"],
-            ),
-            self._infer(
-                "face_detector",
-                versions["face_detector"],
-                {"input.1": batch.face_input},
-                list(OUTPUT_NAMES),
-            ),
+            self._infer("person_detector", versions["person_detector"], batch.person_input),
+            self._infer("face_detector", versions["face_detector"], batch.face_input),
         )
-        decoded = decode(batch, persons["output0"], faces, self.settings)
+        (head,) = self.inner["person_detector"].outputs
+        decoded = decode(batch, persons[head], faces, self.settings)
         chunks = [
             decoded.crops[i : i + self.embedder_batch]
             for i in range(0, len(decoded.crops), self.embedder_batch)
         ]
         embedded = await asyncio.gather(
-            *(
-                self._infer("face_embedder", versions["face_embedder"], {"input.1": chunk}, ["516"])
-                for chunk in chunks
-            )
+            *(self._infer("face_embedder", versions["face_embedder"], chunk) for chunk in chunks)
         )
+        (embedding,) = self.inner["face_embedder"].outputs
         embeddings = (
-            np.concatenate([e["516"] for e in embedded])
+            np.concatenate([e[embedding] for e in embedded])
             if embedded
-            else np.zeros((0, 512), np.float32)
+            else np.zeros((0, self.embedding_dim), np.float32)
         )
         return decoded.results(embeddings)
 
@@ -125,5 +162,11 @@ class TritonPythonModel:
                     responses[index] = error_response(message)
                 continue
             for (index, _), result in zip(members, results, strict=True):
-                responses[index] = tensors_response(result.as_tensors())
+                produced = result.as_tensors()
+                responses[index] = tensors_response(
+                    {
+                        name: produced[name].astype(dtype, copy=False)
+                        for name, dtype in self.outputs.items()
+                    }
+                )
         return responses

@@ -30,10 +30,11 @@ from tests.gateway.helpers import (
     RunningGateway,
     camera_status,
     detections,
-    eventually,
     track_lifecycle,
 )
+from tests.support.metrics import read_metric
 from tests.support.nats_server import NatsServer
+from tests.support.polling import eventually
 from tests.support.postgres import PostgresFactory, migrate_dsn
 from trinetra.events.connection import NatsConnection
 from trinetra.events.publisher import EventPublisher
@@ -90,13 +91,10 @@ async def test_redelivered_and_malformed_messages_are_stored_once(
     stored = gateway.gateway.metrics.registry
 
     def duplicates() -> float:
-        total = 0.0
-        for stream in ("TRACKS", "DETECTIONS"):
-            value = stored.get_sample_value(
-                "trinetra_gateway_ingest_duplicates_total", {"stream": stream}
-            )
-            total += value or 0.0
-        return total
+        return sum(
+            read_metric(stored, "trinetra_gateway_ingest_duplicates_total", {"stream": stream})
+            for stream in ("TRACKS", "DETECTIONS")
+        )
 
     await eventually(lambda: duplicates() == len(tracks) + len(frames))
     await nc.close()
@@ -146,8 +144,8 @@ async def test_database_outage_pauses_consumption_without_acks_or_loss(
         await eventually(lambda: scalar(dsn, "SELECT count(*) FROM track_events"))
         await eventually(
             lambda: (
-                metrics.registry.get_sample_value(
-                    "trinetra_gateway_ingest_stored_total", {"stream": "TRACKS"}
+                read_metric(
+                    metrics.registry, "trinetra_gateway_ingest_stored_total", {"stream": "TRACKS"}
                 )
                 == len(before)
             )
@@ -159,7 +157,7 @@ async def test_database_outage_pauses_consumption_without_acks_or_loss(
         assert await publisher.flush(10)
         paused = {"stream": "TRACKS"}
         await eventually(
-            lambda: metrics.registry.get_sample_value("trinetra_gateway_ingest_paused", paused) == 1
+            lambda: read_metric(metrics.registry, "trinetra_gateway_ingest_paused", paused) == 1
         )
         # Longer than ack_wait: held messages must be kept alive, nothing acked.
         await asyncio.sleep(3)
@@ -171,9 +169,7 @@ async def test_database_outage_pauses_consumption_without_acks_or_loss(
 
         postgres.start()
         await eventually(
-            lambda: (
-                metrics.registry.get_sample_value("trinetra_gateway_ingest_paused", paused) == 0
-            ),
+            lambda: read_metric(metrics.registry, "trinetra_gateway_ingest_paused", paused) == 0,
             timeout_s=30,
         )
         expected = len(before) + len(during)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -14,8 +14,22 @@ import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 
-from tests.gateway.helpers import RunningGateway, camera_status, detections, token, track_lifecycle
+from tests.gateway.helpers import (
+    STORE,
+    RunningGateway,
+    camera_status,
+    detections,
+    running_gateway,
+    settings,
+    token,
+    track_lifecycle,
+    wait_schema,
+)
+from tests.orchestrator.live.helpers import node_url, store_node
 from tests.support.media import media_path
+from tests.support.nats_server import NatsServer
+from tests.support.polling import eventually
+from tests.support.triton_server import LocalTriton
 from trinetra.config.camera import CameraConfig
 from trinetra.events.publisher import EventPublisher
 
@@ -61,17 +75,32 @@ async def page_state(driver: webdriver.Chrome) -> dict[str, Any]:
     return state
 
 
+CAMERA = CameraConfig(
+    id="entrance-1",
+    name="Entrance",
+    role="entrance",
+    loop=True,
+    source=str(media_path("vtest.avi")),
+    target_fps=10,
+)
+
+
+@pytest.fixture
+async def gateway(
+    triton_server: LocalTriton, nats_server: NatsServer, database_url: str
+) -> AsyncIterator[RunningGateway]:
+    """The gateway relaying live views to a real store node running CAMERA."""
+    async with store_node(triton_server.grpc_url, nats_server.url, [CAMERA], STORE) as node:
+        urls = {STORE: node_url(node)}
+        async with running_gateway(settings(database_url, nats_server.url, node_urls=urls)) as gw:
+            await wait_schema(gw.gateway)
+            yield gw
+
+
 async def test_dashboard_shows_live_data(
     gateway: RunningGateway, publisher: EventPublisher, browser: webdriver.Chrome, tmp_path: Path
 ) -> None:
-    camera = CameraConfig(
-        id="entrance-1",
-        name="Entrance",
-        role="entrance",
-        loop=True,
-        source=str(media_path("vtest.avi")),
-        target_fps=10,
-    )
+    camera = CAMERA
     await gateway.data(
         "mutation ($c: JSON!) { registerCamera(config: $c) { id } }",
         {"c": camera.model_dump(mode="json")},
@@ -84,9 +113,10 @@ async def test_dashboard_shows_live_data(
     )
 
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + 60
     state: dict[str, Any] = {}
-    while loop.time() < deadline:
+
+    async def live_data_shown() -> bool:
+        nonlocal state
         # keep live data flowing: track events for the subscription, boxes for the video
         for event in [
             *detections("entrance-1", datetime.now(UTC), 3),
@@ -94,9 +124,14 @@ async def test_dashboard_shows_live_data(
         ]:
             publisher.publish(event)
         state = await page_state(browser)
-        if int(state["events"] or 0) >= 3 and state["videoWidth"] > 0 and state["health"] == "ok":
-            break
-        await asyncio.sleep(1)
+        return (
+            int(state["events"] or 0) >= 3 and state["videoWidth"] > 0 and state["health"] == "ok"
+        )
+
+    try:
+        await eventually(live_data_shown, 60, interval_s=1, message="live data on the dashboard")
+    except AssertionError as timeout:
+        raise AssertionError(f"{timeout}; the page's state: {state}") from None
     assert state["error"] is None, state["error"]
     assert state["cameras"] == "1"
     assert int(state["events"] or 0) >= 3, state  # live track events arrived over WebSocket

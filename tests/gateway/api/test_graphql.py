@@ -1,5 +1,5 @@
-"""GraphQL and REST against the running gateway: queries over ingested events, mutations,
-auth, scopes, audit and limits."""
+"""GraphQL against the running gateway: queries over ingested events, mutations, auth,
+scopes, audit and limits."""
 
 from __future__ import annotations
 
@@ -11,22 +11,17 @@ import pytest
 
 from gateway.auth import issue_token
 from tests.gateway.helpers import (
-    STORE,
     T0,
     RunningGateway,
     camera_status,
     detections,
-    eventually,
+    false_merge,
+    identity_events,
     token,
     track_lifecycle,
 )
+from tests.support.polling import eventually
 from trinetra.events.publisher import EventPublisher
-from trinetra.events.schema import (
-    FalseMergeAlertEvent,
-    IdentityResolvedEvent,
-    IdentityUnknownEvent,
-    TrackRef,
-)
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -57,60 +52,6 @@ async def rows(gateway: RunningGateway, sql: str, *args: Any) -> list[asyncpg.Re
 
 async def count(gateway: RunningGateway, table: str) -> int:
     return int((await rows(gateway, f"SELECT count(*) AS n FROM {table}"))[0]["n"])
-
-
-def identity_events(camera: str) -> list[IdentityResolvedEvent | IdentityUnknownEvent]:
-    tracks = track_lifecycle(camera, 1, T0)
-    uid = tracks[0].track_uid
-    import uuid
-
-    visit = uuid.uuid4()
-    return [
-        IdentityUnknownEvent(
-            camera_id=camera,
-            store_id=STORE,
-            occurred_at=T0 + timedelta(seconds=1),
-            track_id=1,
-            track_uid=uid,
-            visit_id=visit,
-            reason="no_majority",
-            observations=3,
-        ),
-        IdentityResolvedEvent(
-            camera_id=camera,
-            store_id=STORE,
-            occurred_at=T0 + timedelta(seconds=2),
-            track_id=1,
-            track_uid=uid,
-            visit_id=visit,
-            customer_id="cust-42",
-            confidence=0.81,
-            votes=4,
-            window=5,
-            vip=True,
-        ),
-    ]
-
-
-def false_merge(camera: str) -> FalseMergeAlertEvent:
-    refs = tuple(
-        TrackRef(
-            camera_id=camera,
-            track_id=i,
-            first_seen_at=T0,
-            last_seen_at=T0 + timedelta(seconds=5),
-        )
-        for i in (1, 2)
-    )
-    return FalseMergeAlertEvent(
-        camera_id=camera,
-        store_id=STORE,
-        occurred_at=T0 + timedelta(seconds=6),
-        customer_id="cust-42",
-        tracks=refs,
-        min_transit_s=30.0,
-        gap_s=-2.0,
-    )
 
 
 async def test_ingested_events_are_queryable(
@@ -418,21 +359,3 @@ async def test_malformed_too_deep_and_too_large_queries_are_refused(
     )
     assert too_large.status_code == 413
     assert too_large.json()["error"]["code"] == "PAYLOAD_TOO_LARGE"
-
-
-async def test_health_ready_and_metrics(gateway: RunningGateway) -> None:
-    assert (await gateway.http.get("/health")).json() == {"status": "ok"}
-    ready = await eventually(lambda: _ready(gateway))
-    assert ready == {"ready": True, "database": True, "schema": True, "nats": True, "live": True}
-    metrics = (await gateway.http.get("/metrics")).text
-    assert (
-        "trinetra_gateway_ingest_stored_total" in metrics
-        or "trinetra_gateway_http_requests_total" in metrics
-    )
-    assert 'trinetra_gateway_http_requests_total{route="/health",status="2xx"} 1.0' in metrics
-
-
-async def _ready(gateway: RunningGateway) -> dict[str, Any] | None:
-    response = await gateway.http.get("/ready")
-    body: dict[str, Any] = response.json()
-    return body if response.status_code == 200 else None

@@ -7,6 +7,7 @@ import contextlib
 import json
 import socket
 from datetime import timedelta
+from typing import Any
 
 import nats
 import pytest
@@ -19,14 +20,15 @@ from tests.gateway.helpers import (
     RunningGateway,
     WsClient,
     camera_status,
-    eventually,
     running_gateway,
     settings,
     token,
     track_lifecycle,
     wait_schema,
 )
+from tests.support.metrics import read_metric
 from tests.support.nats_server import NatsServer
+from tests.support.polling import eventually
 from trinetra.events.publisher import EventPublisher
 from trinetra.events.schema import encode, subject_for
 
@@ -41,10 +43,9 @@ STATUS = "subscription { cameraStatus { cameraId state reason reconnectAttempt }
 
 
 def subscribers(gateway: RunningGateway, topic: str) -> float:
-    value = gateway.gateway.metrics.registry.get_sample_value(
-        "trinetra_gateway_live_subscribers", {"topic": topic}
+    return read_metric(
+        gateway.gateway.metrics.registry, "trinetra_gateway_live_subscribers", {"topic": topic}
     )
-    return value or 0.0
 
 
 async def live(gateway: RunningGateway) -> None:
@@ -96,8 +97,8 @@ async def test_track_events_arrive_live_with_filters(
         "to": (T0 + timedelta(minutes=1)).isoformat(),
     }
 
-    async def stored() -> object:
-        data = await gateway.data(query, span)
+    async def stored() -> dict[str, Any] | None:
+        data: dict[str, Any] = await gateway.data(query, span)
         return data if data["tracks"]["nodes"] and data["cameras"] else None
 
     data = await eventually(stored)
@@ -216,8 +217,10 @@ async def test_a_slow_subscriber_is_dropped_and_never_slows_the_others(
             if closed.value.rcvd is not None:
                 assert closed.value.rcvd.code == 4008
                 assert closed.value.rcvd.reason.startswith("slow consumer: more than 64")
-        dropped = gateway.gateway.metrics.registry.get_sample_value(
-            "trinetra_gateway_live_dropped_clients_total", {"topic": "shared"}
+        dropped = read_metric(
+            gateway.gateway.metrics.registry,
+            "trinetra_gateway_live_dropped_clients_total",
+            {"topic": "shared"},
         )
         assert dropped == 1
         assert gateway.gateway.shared.groups == 0

@@ -18,9 +18,16 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 
 from gateway.db.writes import customer_hash
-from tests.gateway.helpers import STORE, T0, RunningGateway, eventually, token
-from tests.gateway.test_api import false_merge, identity_events
+from tests.gateway.helpers import (
+    STORE,
+    T0,
+    RunningGateway,
+    false_merge,
+    identity_events,
+    token,
+)
 from tests.support.nats_server import NatsServer
+from tests.support.polling import eventually
 from trinetra.events.publisher import EventPublisher
 from trinetra.identity.protocol import (
     EnrollRequest,
