@@ -24,6 +24,7 @@ AuditAction = Literal[
     "lookup",  # a customer's enrolment metadata read
     "read_vector",  # a stored embedding read (adaptive template initialisation)
     "erase",  # every embedding and link of a customer deleted
+    "erase_visit",  # an anonymous visit's face templates deleted (no customer involved)
     "export",  # encrypted backup written
     "import",  # encrypted backup restored
     "snapshot",  # encrypted registry snapshot written or loaded

@@ -4,24 +4,33 @@ silently ignored setting.
 
 Defaults are the precision-first values of the design: cosine 0.72 per observation, a
 5-observation vote with mean >= 0.74, 0.85 for companions, 500 ms tolerance on transits.
+Those cosines were set for an ArcFace-R50 embedder; the identity service replaces them with
+the calibration of the embedder version it runs (`EmbedderConfig`, `identity.calibration`)
+wherever the configuration does not set them explicitly: `IdentityConfig.with_calibration`.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Self
+from typing import Annotated, Final, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from identity.calibration import EmbedderCalibration, default_repository
+from identity.quality import QualityThresholds
 from trinetra.inference.detections import EMBEDDING_DIM
 from trinetra.inference.settings import TritonSettings
 
 CameraId = Annotated[str, Field(min_length=1, max_length=128)]
+MAX_VISIT_S: Final = 4 * 3600.0
 Cosine = Annotated[float, Field(ge=-1.0, le=1.0, allow_inf_nan=False)]
 
 
 class _Config(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+_ModelT = TypeVar("_ModelT", bound=_Config)
 
 
 class GalleryConfig(_Config):
@@ -68,7 +77,11 @@ class GalleryConfig(_Config):
 
 
 class EnrollmentConfig(_Config):
-    """What a photo must contain to be enrolled."""
+    """What a photo must contain to be enrolled: one face passing the quality function
+    (`ensembles.ops.face_quality`) with these gates. The pose gates are wider than the live
+    ones (`QualityConfig`): a reference is taken once, by staff, and a slightly turned one
+    (t1.jpg's man looking over his shoulder measures yaw 0.68) still matches its person;
+    a profile is refused."""
 
     min_face_score: float = Field(
         default=0.6, ge=0.0, le=1.0, description="Face detector confidence required."
@@ -76,9 +89,100 @@ class EnrollmentConfig(_Config):
     min_face_size_px: int = Field(
         default=40, ge=1, description="Smallest accepted face box side, pixels."
     )
+    max_yaw: float = Field(
+        default=0.75,
+        gt=0,
+        description="Largest |yaw proxy| (nose offset along the eye line over the eye "
+        "distance; about 0.6 tan(yaw), so 0.75 is about 50 degrees).",
+    )
+    max_roll_deg: float = Field(default=45.0, gt=0, description="Largest eye-line tilt.")
+    min_pitch: float = Field(
+        default=0.2, description="Pitch proxy range (about 0.5 frontal), lower end."
+    )
+    max_pitch: float = Field(default=1.0, description="Pitch proxy range, upper end.")
+    max_photos: int = Field(
+        default=3, ge=1, le=16, description="Photos one enrolment request may carry."
+    )
     source_camera: str = Field(
         default="enrollment", min_length=1, description="Camera recorded for photo enrolments."
     )
+
+    def thresholds(self) -> QualityThresholds:
+        return QualityThresholds(
+            min_size_px=float(self.min_face_size_px),
+            min_score=self.min_face_score,
+            max_yaw=self.max_yaw,
+            max_roll_deg=self.max_roll_deg,
+            min_pitch=self.min_pitch,
+            max_pitch=self.max_pitch,
+            min_blur=15.0,
+        )
+
+
+class QualityConfig(_Config):
+    """Which observed faces may vote (`identity.quality`). Defaults are the ones measured
+    with the default face detector and embedder (`ensembles/ops/face_quality.py`)."""
+
+    min_size_px: float = Field(
+        default=40.0,
+        gt=0,
+        description="Shorter side of the face box, px. Faces shrunk to 40 px keep a cosine "
+        ">= 0.88 to their full-size embedding; 32 px 0.83, 24 px 0.56.",
+    )
+    min_score: float = Field(
+        default=0.6,
+        ge=0,
+        le=1,
+        description="Detector score; faces of 37 px and more score 0.74-0.89, the 15-23 px "
+        "crowd faces of players.jpg 0.50-0.67.",
+    )
+    max_yaw: float = Field(
+        default=0.35,
+        gt=0,
+        description="|yaw proxy| (about 30 degrees); frontal faces measure up to 0.26.",
+    )
+    max_roll_deg: float = Field(default=40.0, gt=0, description="|roll|, degrees.")
+    min_pitch: float = Field(
+        default=0.25, description="Pitch proxy range, lower end (frontal 0.39-0.73)."
+    )
+    max_pitch: float = Field(default=0.85, description="Pitch proxy range, upper end.")
+    min_blur: float = Field(
+        default=15.0,
+        ge=0,
+        description="Variance of the Laplacian of the aligned crop, where the node sends "
+        "one (sigma-1.5 blur on 100 px faces measures 14-49; sharp faces 43-2100).",
+    )
+    require_measurements: bool = Field(
+        default=False,
+        description="Refuse observations that carry no face measurements (otherwise they "
+        "are taken as vetted by their sender).",
+    )
+    template_min_quality: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description="Quality score (face_quality's, 0-1) a face needs to update an adaptive "
+        "template (customer EMA, track and visit templates); frontal faces of 100 px and "
+        "more score 0.55-0.81.",
+    )
+
+    @model_validator(mode="after")
+    def _pitch_range(self) -> Self:
+        if self.min_pitch >= self.max_pitch:
+            raise ValueError("min_pitch must be below max_pitch")
+        return self
+
+    def thresholds(self) -> QualityThresholds:
+        return QualityThresholds(
+            min_size_px=self.min_size_px,
+            min_score=self.min_score,
+            max_yaw=self.max_yaw,
+            max_roll_deg=self.max_roll_deg,
+            min_pitch=self.min_pitch,
+            max_pitch=self.max_pitch,
+            min_blur=self.min_blur,
+            require_measurements=self.require_measurements,
+        )
 
 
 class MatchConfig(_Config):
@@ -187,6 +291,71 @@ class CompanionConfig(_Config):
     )
 
 
+class ConsistencyConfig(_Config):
+    """One track, one person: the vote stops when a track's faces point to two people, and
+    the ID-switch reconciler lets an identity follow its face across tracker ids."""
+
+    enabled: bool = Field(default=True, description="Check track consistency at all.")
+    min_similarity: Cosine = Field(
+        default=0.3,
+        description="A new face scoring below this against the track's running template is "
+        "someone else: the track is contradicted (unless the reconciler finds where the "
+        "face went). From the embedder's calibration unless set.",
+    )
+    template_alpha: float = Field(
+        default=0.2, gt=0, lt=1, description="EMA weight of a new face in the track template."
+    )
+    reconcile: bool = Field(
+        default=True,
+        description="ID-switch reconciliation: a face that left its track's template but "
+        "matches another track of the same camera (live, or ended within "
+        "`reconcile_window_s`) takes that track's identity along.",
+    )
+    reconcile_window_s: float = Field(
+        default=10.0, gt=0, description="How long an ended track's face state waits."
+    )
+    reconcile_min_score: Cosine = Field(
+        default=0.74,
+        description="Score the face needs against the other track's template (the "
+        "calibration's vote mean unless set).",
+    )
+
+
+class VisitConfig(_Config):
+    """Anonymous visitors: an in-memory, visit-scoped gallery of face templates that links
+    the tracks of one unknown person across cameras within one visit (`identity.visits`).
+    Linking votes like identity resolution (match threshold, window, majority, mean,
+    runner-up margin, spatiotemporal gate, contradictions)."""
+
+    enabled: bool = Field(default=True, description="Link anonymous tracks into visits.")
+    gap_s: float = Field(
+        default=1800.0,
+        gt=0,
+        le=MAX_VISIT_S,
+        description="A visit unseen this long has ended: its templates are deleted.",
+    )
+    max_duration_s: float = Field(
+        default=MAX_VISIT_S,
+        gt=0,
+        le=MAX_VISIT_S,
+        description="Templates are deleted this long after a visit began, seen or not.",
+    )
+    template_alpha: float = Field(
+        default=0.1, gt=0, lt=1, description="EMA weight of a linked track's face."
+    )
+    max_visits: int = Field(
+        default=20_000, ge=1, description="Visits kept at once; the least recent go first."
+    )
+    recheck_windows: int = Field(
+        default=1,
+        ge=0,
+        le=10,
+        description="Windows a track that started a new visit keeps voting among the other "
+        "visits, so that one person first seen by two overlapping cameras at once ends up "
+        "with one visit (the younger is merged into the older).",
+    )
+
+
 class RegistryConfig(_Config):
     """The active identity registry, adaptive templates and the encrypted snapshot."""
 
@@ -252,6 +421,31 @@ class AuditConfig(_Config):
     )
 
 
+class EmbedderConfig(_Config):
+    """Which face_embedder version produced the gallery, and whose calibration applies."""
+
+    model: str = Field(default="face_embedder", min_length=1, description="Triton model.")
+    version: int = Field(
+        default=1,
+        ge=1,
+        description="The version this service enrols with (pinned on its own pipeline "
+        "calls) and accepts observations from; the gallery holds this version only.",
+    )
+    repository: Path | None = Field(
+        default=None,
+        description="Model repository holding <model>/<version>/calibration.json; default "
+        "the checkout's model_repository/.",
+    )
+    calibrated: bool = Field(
+        default=True,
+        description="Take the thresholds not set here from the version's calibration file.",
+    )
+
+    @property
+    def repository_path(self) -> Path:
+        return self.repository if self.repository is not None else default_repository()
+
+
 class IdentityConfig(_Config):
     """Everything identity resolution needs."""
 
@@ -259,7 +453,19 @@ class IdentityConfig(_Config):
     enrollment: EnrollmentConfig = Field(
         default_factory=EnrollmentConfig, description="Enrolment photo checks."
     )
+    quality: QualityConfig = Field(
+        default_factory=QualityConfig, description="Which observed faces may vote."
+    )
     match: MatchConfig = Field(default_factory=MatchConfig, description="Matching and voting.")
+    consistency: ConsistencyConfig = Field(
+        default_factory=ConsistencyConfig, description="Track consistency, ID switches."
+    )
+    visits: VisitConfig = Field(
+        default_factory=VisitConfig, description="Anonymous visit-scoped linking."
+    )
+    embedder: EmbedderConfig = Field(
+        default_factory=EmbedderConfig, description="Embedder version and calibration."
+    )
     topology: TopologyConfig = Field(
         default_factory=TopologyConfig, description="Camera graph for the gates."
     )
@@ -271,6 +477,48 @@ class IdentityConfig(_Config):
     )
     drift: DriftConfig = Field(default_factory=DriftConfig, description="Drift monitor.")
     audit: AuditConfig = Field(default_factory=AuditConfig, description="Audit log.")
+
+    def with_calibration(self, calibration: EmbedderCalibration) -> IdentityConfig:
+        """This configuration with the calibration's thresholds wherever it sets none
+        explicitly (match threshold, vote mean, companion threshold, track consistency,
+        reconciliation score, drift baseline)."""
+
+        def unset(model: BaseModel, name: str) -> bool:
+            return name not in model.model_fields_set
+
+        match: dict[str, object] = {}
+        if unset(self.match, "threshold"):
+            match["threshold"] = calibration.match_threshold
+        if unset(self.match, "accept_mean"):
+            match["accept_mean"] = calibration.accept_mean
+        if unset(self.match, "companion_threshold"):
+            match["companion_threshold"] = calibration.companion_threshold
+        consistency: dict[str, object] = {}
+        if unset(self.consistency, "min_similarity"):
+            consistency["min_similarity"] = calibration.consistency_threshold
+        if unset(self.consistency, "reconcile_min_score"):
+            consistency["reconcile_min_score"] = calibration.accept_mean
+        drift: dict[str, object] = {}
+        if unset(self.drift, "baseline_mean") and calibration.genuine_median is not None:
+            drift["baseline_mean"] = calibration.genuine_median
+        return self.model_copy(
+            update={
+                "match": _updated(self.match, match),
+                "consistency": _updated(self.consistency, consistency),
+                "drift": _updated(self.drift, drift),
+            }
+        )
+
+
+def _updated(model: _ModelT, changes: dict[str, object]) -> _ModelT:
+    """A validated copy of `model` with `changes`, keeping which fields were set."""
+    if not changes:
+        return model
+    data = model.model_dump(exclude_unset=True) | changes
+    updated = type(model).model_validate(data)
+    # The calibrated values count as defaults: a second calibration may replace them.
+    object.__setattr__(updated, "__pydantic_fields_set__", set(model.model_fields_set))
+    return updated
 
 
 class ServiceConfig(_Config):

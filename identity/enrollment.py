@@ -1,11 +1,17 @@
-"""Enrolment from a photo: exactly one usable face, embedded by `vision_pipeline`.
+"""Enrolment from photos: each must show exactly one usable face, embedded by
+`vision_pipeline`.
 
-The photo is decoded and analysed in memory (inside Triton) and only its embedding is
-stored: no image, crop or thumbnail is ever written anywhere.
+A photo is decoded and analysed in memory (inside Triton) and only its embedding is
+stored: no image, crop or thumbnail is ever written anywhere. "Usable" is the quality
+function's verdict (`ensembles.ops.face_quality` through `identity.quality`) with the
+enrolment gates of `EnrollmentConfig`: size, detector score and a frontal pose. One
+enrolment takes up to `max_photos` photos of the same person (`assess_photos`): the good
+ones are stored, each refused one is reported with its reason.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -15,8 +21,11 @@ from numpy.typing import NDArray
 from identity.audit import AuditContext
 from identity.config import EnrollmentConfig
 from identity.gallery import EnrolledEmbedding, FaceGallery
+from identity.quality import FaceMeasures, QualityGate
 from identity.vectors import Vector, unit_vector
 from trinetra.identity.errors import (
+    BadRequestError,
+    EnrollmentError,
     InvalidPhotoError,
     LowQualityFaceError,
     MultipleFacesError,
@@ -42,6 +51,7 @@ class FaceSample:
     embedding: Vector
     score: float
     size_px: float
+    quality: float = 1.0  # face_quality's score, 0-1
 
 
 async def single_face(
@@ -75,7 +85,51 @@ async def single_face(
         raise LowQualityFaceError(
             f"face detector confidence {score:.2f} is below {cfg.min_face_score:.2f}"
         )
-    return FaceSample(embedding=unit_vector(faces.embeddings[0]), score=score, size_px=size)
+    measures = FaceMeasures.of(faces.xyxy[0], score, faces.landmarks[0])
+    verdict = QualityGate(cfg.thresholds()).check(measures)
+    if not verdict.ok:
+        raise LowQualityFaceError(
+            f"the face is not usable as a reference ({verdict.reason.replace('_', ' ')}): "
+            "use a sharp photo of the face looking at the camera"
+        )
+    return FaceSample(
+        embedding=unit_vector(faces.embeddings[0]),
+        score=score,
+        size_px=size,
+        quality=verdict.score,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Assessment:
+    """The photos of one enrolment: the usable ones and why the others are not."""
+
+    samples: tuple[tuple[int, FaceSample], ...]
+    refused: tuple[tuple[int, EnrollmentError], ...]
+
+
+async def assess_photos(
+    analyzer: FaceAnalyzer, photos: Sequence[Photo], config: EnrollmentConfig | None = None
+) -> Assessment:
+    """Check every photo (`single_face`); raises `BadRequestError` for more than
+    `max_photos`, and the first refusal when no photo is usable."""
+    cfg = config or EnrollmentConfig()
+    if not photos:
+        raise BadRequestError("an enrolment needs a photo")
+    if len(photos) > cfg.max_photos:
+        raise BadRequestError(
+            f"{len(photos)} photos in one enrolment, at most {cfg.max_photos} are accepted"
+        )
+    samples: list[tuple[int, FaceSample]] = []
+    refused: list[tuple[int, EnrollmentError]] = []
+    for index, photo in enumerate(photos):
+        try:
+            samples.append((index, await single_face(analyzer, photo, cfg)))
+        except EnrollmentError as error:
+            refused.append((index, error))
+    if not samples:
+        raise refused[0][1]
+    return Assessment(tuple(samples), tuple(refused))
 
 
 class Enroller:

@@ -47,6 +47,7 @@ def to_event(outcome: Outcome, store_id: str) -> Event:
             "track_id": track.track_id,
             "track_uid": track.track_uid,
             "visit_id": track.visit_id,
+            "visit_scope": track.visit_scope,
         }
         if isinstance(outcome, Resolved):
             return IdentityResolvedEvent.model_validate(
@@ -68,6 +69,7 @@ def to_event(outcome: Outcome, store_id: str) -> Event:
                     "best_score": None
                     if outcome.best_score is None
                     else _score(outcome.best_score),
+                    "contradiction": outcome.contradiction,
                 }
             )
         return IdentityWithdrawnEvent.model_validate(

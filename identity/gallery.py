@@ -11,6 +11,13 @@ found by id (no payload scan) and re-enrolling is idempotent per slot; a full cu
 oldest slot is replaced by the newest embedding. The payload holds the customer id, slot,
 source camera, enrolment time, a per-customer sequence number and the VIP flag - never an
 image. Every read and write is audited (`audit.py`).
+
+One gallery holds embeddings of one face_embedder version (scores of two embedders are not
+comparable). The version is recorded in a one-point side collection, `<collection>_meta`
+(`ensure_embedder`), so that it is not a payload field of every point and not counted as an
+embedding; a service configured for another version is refused. Enrolment photos are never
+kept, so a gallery cannot be re-embedded: a new version means enrolling customers again
+into a new collection.
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ from qdrant_client import QdrantClient, models
 from identity.audit import AuditAction, AuditContext, AuditSink, DetailValue, audit
 from identity.config import GalleryConfig
 from identity.crypto import EmbeddingCipher
+from identity.local_index import IndexedPoint, LocalIndex
 from identity.metrics import IdentityMetrics
 from identity.vectors import Vector, unit_vector
 from trinetra.events.schema import utc_now
@@ -44,6 +52,7 @@ log = logging.getLogger(__name__)
 # Fixed: changing it changes every point id of every existing gallery.
 GALLERY_NAMESPACE: Final = uuid.UUID("0f6a3c52-41d7-4c8e-9b1a-7e2d5f8c9a03")
 _EXPORT_VERSION: Final = 1
+_MANIFEST_ID: Final = str(uuid.uuid5(GALLERY_NAMESPACE, "manifest|embedder"))
 
 
 class GalleryError(RuntimeError):
@@ -52,6 +61,10 @@ class GalleryError(RuntimeError):
 
 class GalleryLockedError(GalleryError):
     """Another process already holds the local-mode storage folder."""
+
+
+class GalleryVersionError(GalleryError):
+    """The gallery holds embeddings of another face_embedder version than configured."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +150,9 @@ class FaceGallery:
         self._client = client if client is not None else open_client(config)
         self._lock = threading.RLock()
         self._closed = False
+        self._index: LocalIndex | None = None  # local mode's search mirror (local_index)
         self._ensure_collection()
+        self.refresh()
 
     @property
     def mode(self) -> str:
@@ -216,6 +231,9 @@ class FaceGallery:
                     points=models.PointIdsList(points=list(stale_vip)),
                     wait=True,
                 )
+            if self._index is not None:
+                self._index.upsert(IndexedPoint(entry.point_id, customer_id, slot, vip), vector)
+                self._index.set_vip(customer_id, vip)
         self._record(
             ctx,
             "enroll",
@@ -232,6 +250,8 @@ class FaceGallery:
         current slot range go too); returns how many there were."""
         check_customer_id(customer_id)
         with self._lock, self._timed("erase"):
+            if self._index is not None:
+                self._index.remove_customer(customer_id)
             selector = _customer_filter(customer_id)
             before = self._client.count(self.config.collection, count_filter=selector).count
             self._client.delete(
@@ -259,25 +279,39 @@ class FaceGallery:
         vector = unit_vector(embedding, self.config.vector_size)
         per_customer = self.config.max_embeddings_per_customer
         with self._lock, self._timed("search"):
-            response = self._client.query_points(
-                self.config.collection,
-                query=vector.tolist(),
-                limit=limit * per_customer,
-                score_threshold=min_score,
-                with_payload=["customer_id", "slot", "vip"],
-            )
+            if self.mode == "server":
+                response = self._client.query_points(
+                    self.config.collection,
+                    query=vector.tolist(),
+                    limit=limit * per_customer,
+                    score_threshold=min_score,
+                    with_payload=["customer_id", "slot", "vip"],
+                )
+                hits = [
+                    (
+                        IndexedPoint(
+                            str(point.id),
+                            str((point.payload or {}).get("customer_id", "")),
+                            int((point.payload or {}).get("slot", 0)),
+                            bool((point.payload or {}).get("vip", False)),
+                        ),
+                        float(point.score),
+                    )
+                    for point in response.points
+                ]
+            else:
+                hits = self._local_index().search(vector, limit * per_customer, min_score)
         best: dict[str, GalleryMatch] = {}
-        for point in response.points:
-            payload = point.payload or {}
-            customer = str(payload.get("customer_id", ""))
+        for point, score in hits:
+            customer = point.customer_id
             if not customer or customer in best:
                 continue  # results are sorted: the first hit of a customer is its best
             best[customer] = GalleryMatch(
                 customer_id=customer,
-                score=float(point.score),
-                slot=int(payload.get("slot", 0)),
-                point_id=str(point.id),
-                vip=bool(payload.get("vip", False)),
+                score=score,
+                slot=point.slot,
+                point_id=point.point_id,
+                vip=point.vip,
             )
         matches = list(best.values())[:limit]
         self._record(ctx, "search", None, candidates=[m.customer_id for m in matches])
@@ -301,10 +335,81 @@ class FaceGallery:
             return None
         return unit_vector(_plain_vector(points[0].vector), self.config.vector_size)
 
+    def refresh(self) -> None:
+        """Rebuild the local-mode search mirror from the collection: after writes made
+        through `client` directly, bypassing this object (benchmarks)."""
+        with self._lock:
+            self._index = None
+            if self.mode != "server":
+                self._local_index()
+
+    def _local_index(self) -> LocalIndex:
+        if self._index is None:
+            self._index = LocalIndex.build(
+                self._client, self.config.collection, self.config.vector_size
+            )
+        return self._index
+
     def count(self) -> int:
         """Embeddings stored (all customers)."""
         with self._lock:
             return self._client.count(self.config.collection, exact=True).count
+
+    # --- the embedder version ---------------------------------------------------------
+
+    @property
+    def _manifest(self) -> str:
+        return f"{self.config.collection}_meta"
+
+    def embedder(self) -> tuple[str, int] | None:
+        """(model, version) recorded for this gallery, None when none is."""
+        with self._lock:
+            if not self._client.collection_exists(self._manifest):
+                return None
+            points = self._client.retrieve(self._manifest, ids=[_MANIFEST_ID], with_payload=True)
+        if not points:
+            return None
+        payload = points[0].payload or {}
+        return str(payload.get("model", "")), int(payload.get("version", 0))
+
+    def ensure_embedder(self, model: str, version: int) -> None:
+        """Record that this gallery holds `model` version `version`, or raise
+        `GalleryVersionError` if it holds another one (module docs). A gallery from before
+        versions were recorded is taken to hold the configured version (it is logged)."""
+        recorded = self.embedder()
+        if recorded == (model, version):
+            return
+        if recorded is not None:
+            raise GalleryVersionError(
+                f"gallery {self.config.collection!r} holds {recorded[0]} version "
+                f"{recorded[1]} embeddings, but {model} version {version} is configured: "
+                "scores of two versions are not comparable and enrolment photos are never "
+                f"kept, so pin {recorded[0]} to version {recorded[1]} "
+                "(identity.embedder.version), or enrol customers again into a new collection"
+            )
+        with self._lock:
+            stored = self._client.count(self.config.collection, exact=True).count
+            if not self._client.collection_exists(self._manifest):
+                self._client.create_collection(
+                    self._manifest,
+                    vectors_config=models.VectorParams(size=1, distance=models.Distance.DOT),
+                )
+            self._client.upsert(
+                self._manifest,
+                points=[
+                    models.PointStruct(
+                        id=_MANIFEST_ID,
+                        vector=[1.0],
+                        payload={"model": model, "version": version},
+                    )
+                ],
+                wait=True,
+            )
+        if stored:
+            log.warning(
+                "gallery predates embedder version records: assumed the configured version",
+                extra={"collection": self.config.collection, "model": model, "version": version},
+            )
 
     # --- backup -----------------------------------------------------------------------
 
@@ -351,6 +456,7 @@ class FaceGallery:
             for p in body["points"]
         ]
         with self._lock, self._timed("import"):
+            self._index = None  # rebuilt from the collection at the next search
             for start in range(0, len(structs), 1024):
                 self._client.upsert(
                     self.config.collection, points=structs[start : start + 1024], wait=True

@@ -17,7 +17,8 @@ class IdentityMetrics:
         self.observations = Counter(
             "trinetra_identity_observations",
             "Track observations gated, by camera and vote outcome (match, below_threshold, "
-            "gate_rejected, ambiguous, blocked, no_face).",
+            "gate_rejected, ambiguous, blocked, no_face, low_quality, wrong_model, "
+            "contradicted, switch_pending, erased).",
             ["camera", "vote"],
             registry=r,
         )
@@ -56,6 +57,54 @@ class IdentityMetrics:
             "trinetra_identity_companion_tracks",
             "Tracks flagged as moving together with another (stricter threshold).",
             ["camera"],
+            registry=r,
+        )
+        self.low_quality = Counter(
+            "trinetra_identity_low_quality_faces",
+            "Observed faces refused by the quality gate, by camera and reason.",
+            ["camera", "reason"],
+            registry=r,
+        )
+        self.wrong_model = Counter(
+            "trinetra_identity_wrong_model_observations",
+            "Observations embedded by another face_embedder version than the gallery's.",
+            ["camera"],
+            registry=r,
+        )
+        self.unpinned = Counter(
+            "trinetra_identity_unpinned_observations",
+            "Observations that do not say which face_embedder version embedded them.",
+            ["camera"],
+            registry=r,
+        )
+        self.contradicted = Counter(
+            "trinetra_identity_contradicted_tracks",
+            "Tracks whose faces point to two people, by reason.",
+            ["reason"],
+            registry=r,
+        )
+        self.id_switches = Counter(
+            "trinetra_identity_id_switches",
+            "Face states that followed their face to another tracker id (takeover: from an "
+            "ended track; swap: two live tracks).",
+            ["kind"],
+            registry=r,
+        )
+        self.visits_linked = Counter(
+            "trinetra_identity_visits_linked",
+            "Anonymous visit decisions: joined an existing visit, started a new one, or "
+            "split off one it could not be part of.",
+            ["result"],
+            registry=r,
+        )
+        self.active_visits = Gauge(
+            "trinetra_identity_visits",
+            "Anonymous visits with a template in memory.",
+            registry=r,
+        )
+        self.visits_erased = Counter(
+            "trinetra_identity_visits_erased",
+            "Anonymous visits erased on request.",
             registry=r,
         )
         self.active_identities = Gauge(

@@ -11,9 +11,30 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-UnknownReason = Literal["no_match", "no_majority", "low_confidence", "insufficient_observations"]
-WithdrawReason = Literal["false_merge", "contradicted", "companion", "erased"]
-VoteReason = Literal["match", "no_face", "below_threshold", "gate_rejected", "ambiguous", "blocked"]
+UnknownReason = Literal[
+    "no_match",
+    "no_majority",
+    "low_confidence",
+    "insufficient_observations",
+    "contradicted",
+    "id_switch",
+]
+WithdrawReason = Literal["false_merge", "contradicted", "companion", "erased", "id_switch"]
+VoteReason = Literal[
+    "match",
+    "no_face",
+    "below_threshold",
+    "gate_rejected",
+    "ambiguous",
+    "blocked",
+    "low_quality",  # the face failed the quality gate
+    "wrong_model",  # embedded by another face_embedder version than the gallery's
+    "contradicted",  # the track's faces point to two people: it no longer votes
+    "switch_pending",  # the face may belong to another track (ID switch), vote held
+    "erased",  # the track's visit was erased
+]
+ContradictionReason = Literal["two_candidates", "face_changed"]
+VisitScope = Literal["track", "linked"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +45,7 @@ class TrackInfo:
     track_uid: uuid.UUID | None
     first_seen: datetime
     last_seen: datetime
+    visit_scope: VisitScope = "track"  # "linked": the visit id comes from face linking
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +66,7 @@ class Unknown:
     reason: UnknownReason
     observations: int
     best_score: float | None
+    contradiction: ContradictionReason | None = None  # with reason "contradicted"
 
 
 @dataclass(frozen=True, slots=True)

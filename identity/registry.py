@@ -25,6 +25,7 @@ from typing import Any, Final
 import numpy as np
 
 from identity.config import RegistryConfig
+from identity.outcomes import VisitScope
 from identity.topology import Interval
 from identity.vectors import Vector, ema, unit_vector
 
@@ -34,12 +35,18 @@ _SNAPSHOT_VERSION: Final = 1
 
 @dataclass
 class Sighting:
+    """Where one of a customer's tracks was. `visit_id` is the id the track was created
+    with, which identifies the track instance (tracker ids are reused after a restart);
+    `visit` and `visit_scope` are the visit it belongs to now, for reports."""
+
     camera_id: str
     track_id: int
     first: float
     last: float
     visit_id: uuid.UUID
     track_uid: uuid.UUID | None = None
+    visit: uuid.UUID | None = None
+    visit_scope: VisitScope = "track"
 
     @property
     def key(self) -> TrackKey:
@@ -113,6 +120,7 @@ class ActiveIdentityRegistry:
         else:
             current.first = min(current.first, sighting.first)
             current.last = max(current.last, sighting.last)
+            current.visit, current.visit_scope = sighting.visit, sighting.visit_scope
         identity.last_seen = max(identity.last_seen, sighting.last)
         return identity
 
@@ -132,6 +140,14 @@ class ActiveIdentityRegistry:
         identity = self._active.get(customer_id)
         if identity is not None:
             identity.template = unit_vector(vector)
+            self._templates_cache = None
+
+    def drop_template(self, customer_id: str) -> None:
+        """Forget the adaptive template (re-enrolment: it restarts from the new photos)."""
+        identity = self._active.get(customer_id)
+        if identity is not None and identity.template is not None:
+            identity.template = None
+            identity.template_updates = 0
             self._templates_cache = None
 
     def update_template(self, customer_id: str, sample: Vector, score: float) -> bool:

@@ -9,9 +9,18 @@ Gallery and engine work runs on one worker thread (the engine is not thread-safe
 local Qdrant is synchronous), so the event loop stays responsive and requests are
 serialized. A request handler never raises: every failure becomes an error reply.
 
+The thresholds are the calibration of the face_embedder version the service is
+configured for (`identity.embedder`, `identity.calibration`): it pins that version on its
+own pipeline calls, records it in the gallery (a gallery of another version is refused)
+and refuses observations that name another version.
+
+Anonymous visit templates (`identity.visits`) live in this process's memory only: they are
+never in the registry snapshot, a log line or an event.
+
 Run: `python -m identity.service --config identity.yaml` (a YAML
 `ServiceConfig`). With `identity.registry.snapshot_path` set, TRINETRA_EMBEDDING_KEY must
-be in the environment or the service refuses to start.
+be in the environment or the service refuses to start. Logs are JSON lines on stderr
+(`trinetra.logs`).
 """
 
 from __future__ import annotations
@@ -25,8 +34,10 @@ import logging
 import signal
 import sys
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -37,24 +48,32 @@ from nats.aio.subscription import Subscription
 from pydantic import BaseModel, ValidationError
 
 from identity.audit import AuditContext, AuditSink, JsonlAuditLog, audit
-from identity.config import ServiceConfig
+from identity.calibration import (
+    CalibrationError,
+    EmbedderCalibration,
+    calibration_path,
+    load_calibration,
+)
+from identity.config import IdentityConfig, ServiceConfig
 from identity.crypto import (
     EMBEDDING_KEY_ENV,
     DecryptionError,
     EmbeddingCipher,
     MissingEmbeddingKeyError,
 )
-from identity.enrollment import FaceAnalyzer, Photo, single_face
+from identity.enrollment import FaceAnalyzer, Photo, assess_photos
 from identity.event_purge import purge_customer_events
 from identity.events import to_event
 from identity.gallery import (
     EnrolledEmbedding,
     FaceGallery,
     GalleryLockedError,
+    GalleryVersionError,
 )
 from identity.gate import Decision, IdentityGate, Observation
 from identity.metrics import IdentityMetrics
 from identity.outcomes import Outcome, Withdrawn
+from identity.quality import FaceMeasures
 from identity.vectors import unit_vector
 from trinetra.events.connection import NatsConnection
 from trinetra.events.publisher import EventPublisher
@@ -74,18 +93,24 @@ from trinetra.identity.protocol import (
     EnrollResult,
     EraseRequest,
     EraseResult,
+    EraseVisitRequest,
+    EraseVisitResult,
+    FaceIn,
     LookupRequest,
     LookupResult,
     ObservationIn,
     ObserveRequest,
     ObserveResult,
     Operation,
+    PhotoRefusal,
     TrackEndIn,
     error_reply,
     ok_reply,
     service_subject,
 )
 from trinetra.inference.errors import InferenceError
+from trinetra.inference.settings import TritonSettings
+from trinetra.logs import configure_logging
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -110,7 +135,13 @@ class IdentityService:
         TRINETRA_EMBEDDING_KEY is missing or invalid (before anything is opened), and
         `GalleryLockedError` when another process holds the local gallery."""
         self.config = config
-        identity = config.identity
+        self.calibration = _calibration(config.identity)
+        identity = (
+            config.identity
+            if self.calibration is None
+            else config.identity.with_calibration(self.calibration)
+        )
+        self.identity_config = identity  # with the calibrated thresholds
         self._snapshot_path = identity.registry.snapshot_path
         self._cipher = (
             EmbeddingCipher.from_env(environ) if self._snapshot_path is not None else None
@@ -129,7 +160,20 @@ class IdentityService:
             if gallery is not None
             else FaceGallery(identity.gallery, audit_sink=self._audit, metrics=self.metrics)
         )
-        self.engine = IdentityGate(identity, self.gallery, actor=config.actor, metrics=self.metrics)
+        embedder = identity.embedder
+        try:
+            self.gallery.ensure_embedder(embedder.model, embedder.version)
+        except GalleryVersionError:
+            if self._owns_gallery:
+                self.gallery.close()
+            raise
+        self.engine = IdentityGate(
+            identity,
+            self.gallery,
+            actor=config.actor,
+            metrics=self.metrics,
+            embedder_version=str(embedder.version),
+        )
         self._analyzer = analyzer
         self._owns_connection = connection is None
         self.connection = (
@@ -217,19 +261,57 @@ class IdentityService:
         self, customer_id: str, photo: Photo, *, actor: str, reason: str, vip: bool = False
     ) -> EnrolledEmbedding:
         """Embed the one face of `photo` (in memory only) and store it for the customer."""
+        result = await self.enroll_photos(customer_id, [photo], actor=actor, reason=reason, vip=vip)
+        return result.entries[0]
+
+    async def enroll_photos(
+        self,
+        customer_id: str,
+        photos: Sequence[Photo],
+        *,
+        actor: str,
+        reason: str,
+        vip: bool = False,
+        replace: bool = False,
+    ) -> Enrolment:
+        """Embed the one face of each photo (in memory only) and store the usable ones for
+        the customer; `replace` (re-enrolment) first deletes their stored embeddings and
+        restarts their adaptive template. Raises the first refusal when none is usable."""
         check_customer_id(customer_id)
         ctx = AuditContext(actor, reason)
-        if isinstance(photo, bytes | bytearray) and len(photo) > self.config.max_photo_bytes:
-            raise PhotoTooLargeError(
-                f"photo is {len(photo)} bytes, more than {self.config.max_photo_bytes}"
+        for photo in photos:
+            if isinstance(photo, bytes | bytearray) and len(photo) > self.config.max_photo_bytes:
+                raise PhotoTooLargeError(
+                    f"photo is {len(photo)} bytes, more than {self.config.max_photo_bytes}"
+                )
+        enrollment = self.identity_config.enrollment
+        assessment = await assess_photos(self._analyzer, photos, enrollment)
+
+        def work() -> Enrolment:
+            replaced = 0
+            if replace:
+                replaced = self.gallery.erase(customer_id, ctx=ctx)
+                self.engine.registry.drop_template(customer_id)
+            entries = [
+                self.gallery.add(
+                    customer_id,
+                    sample.embedding,
+                    ctx=ctx,
+                    camera_id=enrollment.source_camera,
+                    vip=vip,
+                )
+                for _, sample in assessment.samples
+            ]
+            return Enrolment(
+                entries=entries,
+                refused=[
+                    PhotoRefusal(index=i, code=code_of(error), message=error.message)
+                    for i, error in assessment.refused
+                ],
+                replaced=replaced,
             )
-        sample = await single_face(self._analyzer, photo, self.config.identity.enrollment)
-        camera = self.config.identity.enrollment.source_camera
-        return await self._run(
-            lambda: self.gallery.add(
-                customer_id, sample.embedding, ctx=ctx, camera_id=camera, vip=vip
-            )
-        )
+
+        return await self._run(work)
 
     async def erase(self, customer_id: str, *, actor: str, reason: str) -> EraseResult:
         """Delete every embedding of the customer and every link to them (registry,
@@ -261,6 +343,29 @@ class IdentityService:
             embeddings_removed=removed,
             was_active=was_active,
             tracks_withdrawn=sum(isinstance(o, Withdrawn) for o in outcomes),
+        )
+
+    async def erase_visit(
+        self, visit_id: uuid.UUID, *, actor: str, reason: str
+    ) -> EraseVisitResult:
+        """Delete an anonymous visit's face templates (audited; no customer involved)."""
+        ctx = AuditContext(actor, reason)
+        erased = await self._run(functools.partial(self.engine.erase_visit, visit_id))
+        audit(
+            self._audit,
+            ctx,
+            "erase_visit",
+            details={
+                "visit_id": str(visit_id),
+                "templates_removed": erased.templates_removed,
+                "tracks": erased.tracks,
+            },
+        )
+        return EraseVisitResult(
+            visit_id=visit_id,
+            found=erased.found,
+            templates_removed=erased.templates_removed,
+            tracks=erased.tracks,
         )
 
     async def lookup(self, customer_id: str, *, actor: str, reason: str) -> LookupResult:
@@ -315,6 +420,7 @@ class IdentityService:
         handlers: dict[Operation, Callable[[bytes], Awaitable[BaseModel]]] = {
             "enroll": self._on_enroll,
             "erase": self._on_erase,
+            "erase_visit": self._on_erase_visit,
             "lookup": self._on_lookup,
             "observe": self._on_observe,
         }
@@ -327,7 +433,7 @@ class IdentityService:
             self._subscriptions.append(sub)
         await client.flush()
         self._ready.set()
-        log.info("identity service for store %s ready", self.store_id)
+        log.info("identity service ready", extra={"store": self.store_id})
 
     def _callback(
         self, operation: str, handler: Callable[[bytes], Awaitable[BaseModel]]
@@ -338,7 +444,10 @@ class IdentityService:
                 try:
                     await msg.respond(reply)
                 except Exception as exc:
-                    log.warning("identity %s reply failed: %r", operation, exc)
+                    log.warning(
+                        "identity reply failed",
+                        extra={"operation": operation, "error": repr(exc)},
+                    )
 
         return on_message
 
@@ -359,18 +468,19 @@ class IdentityService:
         except ValueError as exc:
             code, message = "bad_request", str(exc)
         except Exception as exc:
-            log.exception("identity %s failed", operation)
+            log.exception("identity request failed", extra={"operation": operation})
             code, message = "internal", f"{type(exc).__name__}: internal error"
         return error_reply(code, message)
 
     async def _on_enroll(self, data: bytes) -> EnrollResult:
         request = EnrollRequest.model_validate_json(data)
-        entry = await self.enroll(
+        enrolment = await self.enroll_photos(
             request.customer_id,
-            request.photo_bytes(),
+            request.all_photo_bytes(),
             actor=request.actor,
             reason=request.reason,
             vip=request.vip,
+            replace=request.replace,
         )
         count = len(
             await self._run(
@@ -380,16 +490,24 @@ class IdentityService:
                 )
             )
         )
+        first = enrolment.entries[0]
         return EnrollResult(
-            customer_id=entry.customer_id,
-            slot=entry.slot,
-            enrolled_at=entry.enrolled_at,
+            customer_id=first.customer_id,
+            slot=first.slot,
+            enrolled_at=first.enrolled_at,
             embeddings=count,
+            slots=[e.slot for e in enrolment.entries],
+            refused=enrolment.refused,
+            replaced=enrolment.replaced,
         )
 
     async def _on_erase(self, data: bytes) -> EraseResult:
         request = EraseRequest.model_validate_json(data)
         return await self.erase(request.customer_id, actor=request.actor, reason=request.reason)
+
+    async def _on_erase_visit(self, data: bytes) -> EraseVisitResult:
+        request = EraseVisitRequest.model_validate_json(data)
+        return await self.erase_visit(request.visit_id, actor=request.actor, reason=request.reason)
 
     async def _on_lookup(self, data: bytes) -> LookupResult:
         request = LookupRequest.model_validate_json(data)
@@ -412,6 +530,7 @@ class IdentityService:
                     vote_reason=d.vote_reason,
                     score=d.score,
                     companion=d.companion,
+                    visit_scope=d.visit_scope,
                 )
                 for d in decisions
             ]
@@ -467,7 +586,7 @@ class IdentityService:
                 outcomes = await self._run(functools.partial(self.engine.expire, now))
                 self._publish(outcomes)
             except Exception:
-                log.exception("identity expiry failed")
+                log.exception("identity expiry failed", extra={"store": self.store_id})
 
     async def _snapshot_forever(self) -> None:
         interval = self.config.identity.registry.snapshot_interval_s
@@ -476,7 +595,34 @@ class IdentityService:
             try:
                 await self._run(self._save_snapshot)
             except Exception:
-                log.exception("registry snapshot failed")
+                log.exception("registry snapshot failed", extra={"store": self.store_id})
+
+
+@dataclass(frozen=True)
+class Enrolment:
+    """What one enrolment stored, refused and replaced."""
+
+    entries: list[EnrolledEmbedding]
+    refused: list[PhotoRefusal]
+    replaced: int
+
+
+def _calibration(identity: IdentityConfig) -> EmbedderCalibration | None:
+    """The configured embedder version's calibration (CalibrationError when it is
+    wanted and missing), or None when calibration is switched off."""
+    embedder = identity.embedder
+    if not embedder.calibrated:
+        return None
+    path = calibration_path(embedder.repository_path, embedder.model, embedder.version)
+    return load_calibration(path, model=embedder.model, version=embedder.version)
+
+
+def _measures(face: FaceIn | None) -> FaceMeasures | None:
+    if face is None:
+        return None
+    return FaceMeasures(
+        box=face.box, score=face.score, landmarks=face.landmarks, sharpness=face.sharpness
+    )
 
 
 def _observation(o: ObservationIn) -> Observation:
@@ -487,7 +633,24 @@ def _observation(o: ObservationIn) -> Observation:
         embeddings=tuple(unit_vector(e) for e in o.embeddings),
         box=o.box,
         track_uid=o.track_uid,
+        face=_measures(o.face),
+        embedder_version=o.embedder_version,
     )
+
+
+def pinned_triton(config: ServiceConfig) -> TritonSettings:
+    """The service's Triton settings with its embedder version pinned (its enrolments must
+    come from the version its gallery holds); ValueError if they pin another one."""
+    embedder = config.identity.embedder
+    pins = dict(config.triton.model_versions)
+    pinned = pins.get(embedder.model)
+    if pinned is not None and pinned != embedder.version:
+        raise ValueError(
+            f"triton.model_versions pins {embedder.model} to {pinned}, but "
+            f"identity.embedder.version is {embedder.version}"
+        )
+    pins[embedder.model] = embedder.version
+    return config.triton.model_copy(update={"model_versions": pins})
 
 
 def _validation_message(exc: ValidationError) -> str:
@@ -510,7 +673,10 @@ async def _serve(config: ServiceConfig) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with VisionClient(config.triton) as vision, IdentityService(config, analyzer=vision):
+    async with (
+        VisionClient(pinned_triton(config)) as vision,
+        IdentityService(config, analyzer=vision),
+    ):
         await stop.wait()
 
 
@@ -518,10 +684,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="TRINETRA identity service")
     parser.add_argument("--config", type=Path, required=True, help="ServiceConfig YAML")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO)
+    configure_logging()
     try:
         asyncio.run(_serve(load_config(args.config)))
-    except (MissingEmbeddingKeyError, DecryptionError, GalleryLockedError, ValidationError) as exc:
+    except (
+        MissingEmbeddingKeyError,
+        DecryptionError,
+        GalleryLockedError,
+        GalleryVersionError,
+        CalibrationError,
+        ValidationError,
+        ValueError,
+    ) as exc:
         print(f"identity service cannot start: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -39,6 +39,7 @@ from trinetra.events.publisher import EventPublisher
 from trinetra.events.schema import CameraStatusEvent, DetectionsEvent
 from trinetra.inference import InvalidInputError, VisionClient
 from trinetra.inference.detections import FrameAnalysis
+from trinetra.logs import log_context
 
 log = logging.getLogger(__name__)
 
@@ -133,15 +134,22 @@ class StoreNode:
             self.identity.start()
         await self.health.start()
         for camera in self.cameras.values():
-            await self._restore(camera)
-            camera.worker.start()
-            camera.tasks = [
-                asyncio.create_task(self._submit_frames(camera), name=f"submit-{camera.config.id}"),
-                asyncio.create_task(
-                    self._consume_results(camera), name=f"track-{camera.config.id}"
-                ),
-                asyncio.create_task(self._checkpoint_loop(camera), name=f"ckpt-{camera.config.id}"),
-            ]
+            # The camera's tasks (and its reader threads) inherit this: their log lines
+            # name the store and the camera.
+            with log_context(store_id=self.settings.store_id, camera_id=camera.config.id):
+                await self._restore(camera)
+                camera.worker.start()
+                camera.tasks = [
+                    asyncio.create_task(
+                        self._submit_frames(camera), name=f"submit-{camera.config.id}"
+                    ),
+                    asyncio.create_task(
+                        self._consume_results(camera), name=f"track-{camera.config.id}"
+                    ),
+                    asyncio.create_task(
+                        self._checkpoint_loop(camera), name=f"ckpt-{camera.config.id}"
+                    ),
+                ]
         log.info("store node started", extra={"cameras": list(self.cameras)})
 
     async def stop(self) -> None:
@@ -181,30 +189,37 @@ class StoreNode:
     async def _submit_frames(self, camera: _Camera) -> None:
         config = camera.config
         async for frame in camera.worker.frames():
-            decision = self.sampler.decide(config.id, config.tier, self.batcher.load, frame.motion)
-            if decision.keep:
-                await camera.pending.put((frame, self.batcher.submit(frame)))
+            # The batcher runs the frame's inference in this context (its log lines too).
+            with log_context(frame_seq=frame.seq):
+                decision = self.sampler.decide(
+                    config.id, config.tier, self.batcher.load, frame.motion
+                )
+                if decision.keep:
+                    await camera.pending.put((frame, self.batcher.submit(frame)))
 
     async def _consume_results(self, camera: _Camera) -> None:
         camera_id = camera.config.id
         while True:
             frame, future = await camera.pending.get()
-            try:
-                result = await future
-            except InvalidInputError as error:
-                self.metrics.frames_rejected.labels(camera=camera_id, reason="inference").inc()
-                log.warning(
-                    "frame refused by Triton", extra={"camera": camera_id, "error": str(error)}
-                )
-                continue
-            except Exception as error:  # Triton away or a bug: drop the frame, keep going
-                self.metrics.frames_dropped.labels(camera=camera_id, reason="inference").inc()
-                log.warning("inference failed", extra={"camera": camera_id, "error": repr(error)})
-                continue
-            try:
-                self._on_result(camera, frame, result)
-            except Exception:
-                log.exception("processing a result failed", extra={"camera": camera_id})
+            with log_context(frame_seq=frame.seq):
+                try:
+                    result = await future
+                except InvalidInputError as error:
+                    self.metrics.frames_rejected.labels(camera=camera_id, reason="inference").inc()
+                    log.warning(
+                        "frame refused by Triton", extra={"camera": camera_id, "error": str(error)}
+                    )
+                    continue
+                except Exception as error:  # Triton away or a bug: drop the frame, keep going
+                    self.metrics.frames_dropped.labels(camera=camera_id, reason="inference").inc()
+                    log.warning(
+                        "inference failed", extra={"camera": camera_id, "error": repr(error)}
+                    )
+                    continue
+                try:
+                    self._on_result(camera, frame, result)
+                except Exception:
+                    log.exception("processing a result failed", extra={"camera": camera_id})
 
     def _on_result(self, camera: _Camera, frame: Frame, result: FrameAnalysis) -> None:
         update = camera.tracker.update(result.persons)
@@ -219,6 +234,9 @@ class StoreNode:
         camera.last_frame = context
         camera.frames_analysed += 1
         camera.live.offer(frame, update.detections)  # a no-op unless someone watches
+        uids = camera.journal.uids()  # before record() forgets the ended tracks
+        track_events = camera.journal.record(update, context)
+        uids.update(camera.journal.uids())  # and the tracks this frame started
         if self.settings.publish_detections:
             tracked = FrameAnalysis(
                 result.width, result.height, update.detections, result.faces, result.model_versions
@@ -230,15 +248,21 @@ class StoreNode:
                     store_id=context.store_id,
                     frame_seq=frame.seq,
                     occurred_at=datetime.fromtimestamp(context.timestamp, UTC),
+                    track_uids=uids,
                 )
             )
-        uids = camera.journal.uids()  # before record() forgets the ended tracks
-        for event in camera.journal.record(update, context):
+        for event in track_events:
             self.publisher.publish(event)
         if self.identity:
             at = datetime.fromtimestamp(context.timestamp, UTC)
-            uids.update(camera.journal.uids())
-            self.identity.add(context.camera_id, update, result.faces, at, uids)
+            self.identity.add(
+                context.camera_id,
+                update,
+                result.faces,
+                at,
+                uids,
+                embedder_version=result.model_versions.get("face_embedder"),
+            )
             if update.ended:
                 self.identity.ended(context.camera_id, update.ended, at)
         self.metrics.active_tracks.labels(camera=camera.config.id).set(camera.journal.active)

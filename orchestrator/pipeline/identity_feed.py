@@ -19,7 +19,7 @@ from orchestrator.metrics import OrchestratorMetrics
 from orchestrator.tracking import TrackUpdate
 from trinetra.events.connection import NatsConnection
 from trinetra.identity.client import IdentityServiceClient, IdentityServiceError
-from trinetra.identity.protocol import MAX_OBSERVATIONS, ObservationIn, TrackEndIn
+from trinetra.identity.protocol import MAX_OBSERVATIONS, FaceIn, ObservationIn, TrackEndIn
 from trinetra.inference.detections import Faces
 
 log = logging.getLogger(__name__)
@@ -50,14 +50,22 @@ class IdentityFeed:
         faces: Faces,
         at: datetime,
         track_uids: dict[int, str],
+        *,
+        embedder_version: str | None = None,
     ) -> None:
-        """Queue the faces of tracked people in this frame (faces with no track are not)."""
+        """Queue the faces of tracked people in this frame, each with what the detector
+        measured of it (the service's quality gate judges them) and the face_embedder
+        version that embedded it (`FrameAnalysis.model_versions`, known when pinned).
+
+        A face linked to no person box (person index -1), or to a box the tracker did not
+        keep, belongs to no track and is never sent: it must not vote for anyone."""
         ids = update.detections.tracker_id
         if ids is None or len(faces) == 0:
             return
         by_row = {int(row): i for i, row in enumerate(update.detection_index.tolist())}
         for face in range(len(faces)):
-            tracked = by_row.get(int(faces.person_index[face]))
+            person = int(faces.person_index[face])
+            tracked = by_row.get(person) if person >= 0 else None
             if tracked is None:
                 continue
             track_id = int(ids[tracked])
@@ -71,6 +79,8 @@ class IdentityFeed:
                     embeddings=[faces.embeddings[face].tolist()],
                     box=(box[0], box[1], box[2], box[3]),
                     track_uid=uuid.UUID(uid) if uid else None,
+                    face=_face_in(faces, face),
+                    embedder_version=embedder_version,
                 )
             )
 
@@ -109,6 +119,20 @@ class IdentityFeed:
             self._metrics.identity_observations.labels(result="dropped_unavailable").inc(
                 len(observations)
             )
-            log.debug("identity service unavailable: %s", error)
+            log.debug(
+                "identity service unavailable; observations dropped",
+                extra={"observations": len(observations), "error": str(error)},
+            )
             return
         self._metrics.identity_observations.labels(result="sent").inc(len(observations))
+
+
+def _face_in(faces: Faces, index: int) -> FaceIn:
+    """The detector's measurements of one face, for the identity service's quality gate."""
+    x1, y1, x2, y2 = (float(v) for v in faces.xyxy[index])
+    points = [(float(x), float(y)) for x, y in faces.landmarks[index]]
+    return FaceIn(
+        box=(x1, y1, x2, y2),
+        score=min(max(float(faces.confidence[index]), 0.0), 1.0),
+        landmarks=(points[0], points[1], points[2], points[3], points[4]),
+    )

@@ -10,9 +10,11 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
+from identity.quality import FaceMeasures
 from tests.support.media import media_bytes
 from tests.support.triton_server import LocalTriton
 from trinetra.inference import TritonSettings, VisionClient
+from trinetra.inference.detections import Faces
 
 IMAGES = (
     "obama.jpg",
@@ -33,12 +35,23 @@ class FaceSet:
     t1_crops: tuple[bytes, ...]  # JPEG crop around each t1 face, in memory only
     t1_crop_embeddings: NDArray[np.float32]  # (6, 512), embedded from the crops
     far_partial: NDArray[np.float32]  # obama_partial_face.jpg at 1/5 size: a face far away
+    # What the detector measured of each face (same order), for the quality gate.
+    measures: dict[str, tuple[FaceMeasures, ...]]
+    far_partial_measures: FaceMeasures
 
     def one(self, image: str) -> NDArray[np.float32]:
         faces = self.embeddings[image]
         assert len(faces) == 1, f"{image} has {len(faces)} faces"
         face: NDArray[np.float32] = faces[0]
         return face
+
+
+def measured(faces: Faces) -> tuple[FaceMeasures, ...]:
+    """The pipeline's measurements of each face, as the store node sends them."""
+    return tuple(
+        FaceMeasures.of(box, float(score), points)
+        for box, score, points in zip(faces.xyxy, faces.confidence, faces.landmarks, strict=True)
+    )
 
 
 @pytest.fixture(scope="session")
@@ -64,10 +77,12 @@ def _crop(image: NDArray[np.uint8], box: NDArray[np.float32], margin: float = 0.
 async def faces(vision_client: VisionClient) -> FaceSet:
     embeddings: dict[str, NDArray[np.float32]] = {}
     boxes: dict[str, NDArray[np.float32]] = {}
+    measures: dict[str, tuple[FaceMeasures, ...]] = {}
     for name in IMAGES:
         analysis = await vision_client.analyze(media_bytes(name))
         embeddings[name] = analysis.faces.embeddings
         boxes[name] = analysis.faces.xyxy
+        measures[name] = measured(analysis.faces)
     t1 = np.asarray(
         cv2.imdecode(np.frombuffer(media_bytes("t1.jpg"), np.uint8), cv2.IMREAD_COLOR), np.uint8
     )
@@ -84,4 +99,12 @@ async def faces(vision_client: VisionClient) -> FaceSet:
         np.ascontiguousarray(cv2.resize(partial, None, fx=0.2, fy=0.2))
     )
     assert len(far.faces) == 1
-    return FaceSet(embeddings, boxes, crops, np.stack(crop_embeddings), far.faces.embeddings[0])
+    return FaceSet(
+        embeddings,
+        boxes,
+        crops,
+        np.stack(crop_embeddings),
+        far.faces.embeddings[0],
+        measures,
+        measured(far.faces)[0],
+    )

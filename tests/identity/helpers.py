@@ -5,12 +5,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
 from prometheus_client import CollectorRegistry
 
 from identity.audit import AuditContext, MemoryAuditLog
+from identity.calibration import (
+    EmbedderCalibration,
+    calibration_path,
+    default_repository,
+    load_calibration,
+)
 from identity.config import (
     GalleryConfig,
     IdentityConfig,
@@ -21,6 +28,7 @@ from identity.gallery import FaceGallery
 from identity.gate import Decision, IdentityGate, Observation
 from identity.metrics import IdentityMetrics
 from identity.outcomes import Outcome
+from identity.quality import FaceMeasures
 
 Vector = NDArray[np.float32]
 
@@ -47,6 +55,17 @@ def config(**changes: object) -> IdentityConfig:
     return base.model_copy(update=changes)
 
 
+def default_calibration() -> EmbedderCalibration:
+    """The committed calibration of the default embedder (face_embedder version 1)."""
+    return load_calibration(calibration_path(default_repository(), "face_embedder", 1))
+
+
+def calibrated(**changes: object) -> IdentityConfig:
+    """The test configuration with the default embedder's thresholds, as the service
+    runs it."""
+    return config(**changes).with_calibration(default_calibration())
+
+
 def metric(metrics: IdentityMetrics, name: str, **labels: str) -> float:
     value = metrics.registry.get_sample_value(name, labels)
     return 0.0 if value is None else value
@@ -61,6 +80,7 @@ class Rig:
     metrics: IdentityMetrics
     audit: MemoryAuditLog
     decisions: list[Decision] = field(default_factory=list)
+    ended: list[Outcome] = field(default_factory=list)
 
     def feed(
         self,
@@ -71,16 +91,22 @@ class Rig:
         start: float,
         step: float = 0.2,
         box: tuple[float, float, float, float] | None = None,
+        measures: Sequence[FaceMeasures | None] | None = None,
     ) -> list[Decision]:
         out = []
         for i, embedding in enumerate(embeddings):
-            obs = Observation(camera, track, at(start + i * step), (embedding,), box)
+            face = measures[i] if measures is not None else None
+            obs = Observation(camera, track, at(start + i * step), (embedding,), box, face=face)
             out.append(self.gate.observe(obs))
         self.decisions.extend(out)
         return out
 
+    def end(self, camera: str, track: int, seconds: float) -> None:
+        """The tracker ends a track (its outcomes are kept with the decisions')."""
+        self.ended.extend(self.gate.end_track(camera, track, at(seconds)))
+
     def outcomes(self) -> list[Outcome]:
-        return [o for d in self.decisions for o in d.outcomes]
+        return [o for d in self.decisions for o in d.outcomes] + self.ended
 
 
 def rig(cfg: IdentityConfig | None = None) -> Rig:
@@ -91,8 +117,11 @@ def rig(cfg: IdentityConfig | None = None) -> Rig:
     return Rig(gallery, IdentityGate(cfg, gallery, metrics=metrics), metrics, audit)
 
 
-def cycle(vectors: Sequence[Vector], n: int) -> list[Vector]:
-    return [vectors[i % len(vectors)] for i in range(n)]
+T = TypeVar("T")
+
+
+def cycle(items: Sequence[T], n: int) -> list[T]:
+    return [items[i % len(items)] for i in range(n)]
 
 
 def random_unit(rng: np.random.Generator, n: int, dim: int = 512) -> NDArray[np.float32]:

@@ -26,10 +26,20 @@ where `occurred_at` is the UTC ISO-8601 timestamp with microseconds and `identit
     identity.withdrawn    -> track_id, reason, customer_id ("" when absent)
     alert.false_merge     -> customer_id, and camera/track of both tracks
     alert.identity_drift  -> state
+    alert.raised          -> rule_id, dedup_key
+    alert.resolved        -> rule_id, dedup_key, raised_event_id
+    zone.entered / zone.exited / zone.dwell_exceeded -> zone_id, track_id
+    zone.occupancy        -> zone_id, previous, count, config_version
+    area.occupancy        -> area, previous, count, config_version
+    line.crossed          -> line_id, track_id, direction
+    queue.snapshot        -> zone_id, config_version
+    queue.abandoned       -> zone_id, track_id
+    heatmap.grid          -> minute_start
+    visit.ended           -> visit_id, ordinal
 Passing `event_id` explicitly overrides the rule (e.g. when re-emitting a stored event).
 
 Subjects (`trinetra.<store>.<camera>.<family>`, families `detections`, `tracks`, `status`,
-`identity`, `alerts`) use ids escaped by `subject_token`, which is injective, so two
+`identity`, `alerts`, `analytics`) use ids escaped by `subject_token`, which is injective, so two
 different camera ids can never share a subject.
 """
 
@@ -184,6 +194,11 @@ class DetectedPerson(_Frozen):
     track_id: int | None = Field(
         default=None, ge=0, description="Tracker id on this camera, when the frame was tracked."
     )
+    track_uid: uuid.UUID | None = Field(
+        default=None,
+        description="Globally unique id of the track (make_track_uid), when the producer "
+        "knew it: what the analytics events carry to join a track to its identity.",
+    )
 
 
 class PathPoint(_Frozen):
@@ -273,15 +288,24 @@ class DetectionsEvent(_EventBase):
         frame_seq: int,
         occurred_at: datetime,
         include_faces: bool = True,
+        track_uids: Mapping[int, uuid.UUID | str] | None = None,
     ) -> DetectionsEvent:
-        """Build the event from the pipeline's `FrameAnalysis` (pixel boxes)."""
+        """Build the event from the pipeline's `FrameAnalysis` (pixel boxes); `track_uids`
+        (tracker id -> track uid) fills each tracked person's `track_uid`."""
         persons = analysis.persons
         ids = persons.tracker_id.tolist() if persons.tracker_id is not None else None
+        uids = {} if track_uids is None else track_uids
+
+        def uid_of(track_id: int | None) -> uuid.UUID | None:
+            uid = None if track_id is None else uids.get(track_id)
+            return uid if uid is None or isinstance(uid, uuid.UUID) else uuid.UUID(uid)
+
         people = tuple(
             DetectedPerson(
                 box=BoundingBox.from_pixels(box, analysis.width, analysis.height),
                 score=min(max(float(score), 0.0), 1.0),
                 track_id=None if ids is None else int(ids[i]),
+                track_uid=uid_of(None if ids is None else int(ids[i])),
             )
             for i, (box, score) in enumerate(
                 zip(persons.xyxy.tolist(), persons.confidence.tolist(), strict=True)
@@ -396,6 +420,15 @@ class CameraStatusEvent(_EventBase):
 # --- identity (identity) -------------------------------------------------
 # Identity events name a pseudonymous customer id and a random visit id; they never carry
 # embeddings, images or anything derived from a face.
+#
+# Visits: the identity service links the tracks of one person (enrolled or not) across
+# cameras and over time into one visit, from their faces, in memory only. Every track that
+# shows a usable face gets an identity.resolved or identity.unknown event once its voting
+# window fills, naming the visit it was linked into (visit_scope "linked"); a track without
+# enough usable faces keeps its own random visit id (visit_scope "track", in the
+# identity.unknown at its end). The latest identity event of a (camera, track_id) names its
+# visit: an event is emitted again whenever that changes (an ID switch moved the face to
+# another tracker id, or a linked track turned out to be someone else's).
 
 
 class _IdentityTrackEventBase(_EventBase):
@@ -404,8 +437,15 @@ class _IdentityTrackEventBase(_EventBase):
         default=None, description="Globally unique track id (make_track_uid), when known."
     )
     visit_id: uuid.UUID = Field(
-        description="Pseudonymous id of this track's visit: random (uuid4), never derived "
-        "from biometrics; the same for every identity event of the track."
+        description="Pseudonymous id of the visit this track belongs to: random (uuid4), "
+        "never derived from biometrics. Shared by the tracks of one person's visit when "
+        "visit_scope is 'linked'; the track's own id when it is 'track'."
+    )
+    visit_scope: Literal["track", "linked"] = Field(
+        default="track",
+        description="linked: the visit id comes from face linking (the person's tracks on "
+        "every camera share it); track: no usable face linked this track, the visit id is "
+        "its own.",
     )
 
 
@@ -428,20 +468,34 @@ class IdentityResolvedEvent(_IdentityTrackEventBase):
 
 class IdentityUnknownEvent(_IdentityTrackEventBase):
     """A track could not be accepted as anyone: a visitor known only by `visit_id`.
-    Emitted once per track, when its first voting window fills without a decision (or it
-    ends before filling one); the track may still resolve later."""
+    Emitted when its first voting window fills without a decision (or it ends before
+    filling one); the track may still resolve later. Emitted again when the track is
+    contradicted, or when its visit changes (see the section comment)."""
 
     kind: Literal["identity.unknown"] = Field(default="identity.unknown", description="Event kind.")
-    reason: Literal["no_match", "no_majority", "low_confidence", "insufficient_observations"] = (
-        Field(
-            description="no_match: no vote for anyone; no_majority: votes split; "
-            "low_confidence: a majority whose mean score is below the acceptance mean; "
-            "insufficient_observations: the track ended before its window filled."
-        )
+    reason: Literal[
+        "no_match",
+        "no_majority",
+        "low_confidence",
+        "insufficient_observations",
+        "contradicted",
+        "id_switch",
+    ] = Field(
+        description="no_match: no vote for anyone; no_majority: votes split; "
+        "low_confidence: a majority whose mean score is below the acceptance mean; "
+        "insufficient_observations: the track ended before its window filled; "
+        "contradicted: the track's faces point to two people, it will not be resolved "
+        "(see `contradiction`); id_switch: the tracker moved this person to this track id."
     )
     observations: int = Field(ge=0, description="Face observations of the track so far.")
     best_score: Score | None = Field(
         default=None, description="Best match score seen (clipped to [0, 1]), if any."
+    )
+    contradiction: Literal["two_candidates", "face_changed"] | None = Field(
+        default=None,
+        description="With reason contradicted: two_candidates: its faces voted for two "
+        "different customers; face_changed: a face far from the track's own, that no other "
+        "track explains (e.g. a bystander's face linked to this person).",
     )
 
     def _identity(self) -> tuple[object, ...]:
@@ -459,11 +513,13 @@ class IdentityWithdrawnEvent(_IdentityTrackEventBase):
         description="The customer withdrawn; None when the customer was erased (their id "
         "is not repeated on the bus).",
     )
-    reason: Literal["false_merge", "contradicted", "companion", "erased"] = Field(
+    reason: Literal["false_merge", "contradicted", "companion", "erased", "id_switch"] = Field(
         description="false_merge: the identity was on two tracks no one could travel "
-        "between; contradicted: the track's votes now favour someone else; companion: the "
-        "track turned out to move with another person and its votes do not reach the "
-        "companion threshold; erased: the customer's biometric data was deleted."
+        "between; contradicted: the track's faces now point to someone else too; "
+        "companion: the track turned out to move with another person and its votes do not "
+        "reach the companion threshold; erased: the customer's biometric data was deleted; "
+        "id_switch: the tracker swapped ids and the identity followed the face to another "
+        "track id (an identity.resolved for that track follows)."
     )
 
     def _identity(self) -> tuple[object, ...]:
@@ -523,8 +579,431 @@ class IdentityDriftAlertEvent(_EventBase):
         return (self.state,)
 
 
+# Rule alerts (analytics/alerts): the store's alert rules (trinetra.config.alerts) evaluated
+# on live analytics, camera status and identity events. An alert's life is two events:
+# alert.raised once a rule's condition has held long enough, alert.resolved when it
+# clears (or the rule is disabled or removed). At most one alert per (rule, subject) is
+# open at a time; `dedup_key` names that pair, and alert.resolved carries the id of the
+# alert.raised it closes. occurred_at is the event time of the condition (the frame time
+# at which it had held for the rule's duration; the status time plus the delay for a
+# camera offline), never the clock of the process that noticed it, so a replay gives the
+# same events with the same ids. camera_id is the camera the subject is on (the
+# identifying camera of a VIP arrival). A customer id appears only in
+# `subject.customer_id`, never in `dedup_key`, `message` or `details`, so that erasure,
+# which clears that one field, leaves nothing behind.
+
+AlertRuleKindName = Literal[
+    "queue_length",
+    "queue_wait",
+    "zone_over_capacity",
+    "loitering",
+    "staff_only_presence",
+    "vip_arrival",
+    "camera_offline",
+    "footfall_anomaly",
+]
+"""The rule kinds (trinetra.config.alerts.AlertRuleKind lists the same; a test checks)."""
+AlertSeverityName = Literal["critical", "warning", "info"]
+AlertResolveReason = Literal["cleared", "rule_disabled", "rule_removed", "withdrawn"]
+AlertDetail = str | bool | int | Annotated[float, Field(allow_inf_nan=False)] | None
+MAX_ALERT_DETAILS: Final = 32
+
+
+class AlertSubject(_Frozen):
+    """What an alert is about: a camera, and a zone, a line or a customer on it."""
+
+    camera_id: Identifier = Field(description="The camera the subject is on.")
+    zone_id: Identifier | None = Field(default=None, description="The zone, for zone rules.")
+    line_id: Identifier | None = Field(default=None, description="The line, for footfall.")
+    customer_id: Identifier | None = Field(
+        default=None, description="The customer, for a VIP arrival (pseudonymous id)."
+    )
+
+
+class _RuleAlertEventBase(_EventBase):
+    rule_id: Identifier = Field(description="The rule (trinetra.config.alerts) that fired.")
+    rule_kind: AlertRuleKindName = Field(description="The rule's kind.")
+    rule_name: str = Field(min_length=1, max_length=128, description="The rule's name.")
+    severity: AlertSeverityName = Field(description="The rule's severity.")
+    dedup_key: str = Field(
+        min_length=1,
+        max_length=512,
+        pattern=r"^[^\x00-\x1f\x7f]+$",
+        description="Names the (rule, subject) pair: at most one alert per key is open.",
+    )
+    subject: AlertSubject = Field(description="What the alert is about.")
+    message: str = Field(min_length=1, max_length=1000, description="One human-readable sentence.")
+    value: float | None = Field(
+        default=None,
+        allow_inf_nan=False,
+        description="The measured value (people, seconds, crossings; see `unit`).",
+    )
+    threshold: float | None = Field(
+        default=None, allow_inf_nan=False, description="The rule's threshold, same unit."
+    )
+    unit: Literal["people", "seconds", "crossings"] | None = Field(
+        default=None, description="Unit of value and threshold; None when there is none."
+    )
+    config_version: int | None = Field(
+        default=None,
+        ge=1,
+        description="Version of the store's analytics configuration the rule came from.",
+    )
+    details: dict[str, AlertDetail] = Field(
+        default_factory=dict,
+        max_length=MAX_ALERT_DETAILS,
+        description="Rule-specific figures (e.g. a footfall baseline's mean and z-score).",
+    )
+
+
+class AlertRaisedEvent(_RuleAlertEventBase):
+    """A rule's condition has held long enough: an alert is open (section comment)."""
+
+    kind: Literal["alert.raised"] = Field(default="alert.raised", description="Event kind.")
+    condition_since: UtcDatetime = Field(
+        description="When the condition began to hold without a break, UTC (<= occurred_at)."
+    )
+
+    def _identity(self) -> tuple[object, ...]:
+        return (self.rule_id, self.dedup_key)
+
+
+class AlertResolvedEvent(_RuleAlertEventBase):
+    """An open alert closed: its condition cleared, or its rule went away. value is the
+    last measured value."""
+
+    kind: Literal["alert.resolved"] = Field(default="alert.resolved", description="Event kind.")
+    raised_event_id: uuid.UUID = Field(description="event_id of the alert.raised it closes.")
+    raised_at: UtcDatetime = Field(description="occurred_at of that alert.raised, UTC.")
+    reason: AlertResolveReason = Field(
+        description="cleared: the condition no longer holds; rule_disabled / rule_removed: "
+        "the rule was disabled or removed from the configuration; withdrawn: the identity "
+        "behind a VIP arrival was withdrawn."
+    )
+    duration_s: float = Field(
+        ge=0.0, allow_inf_nan=False, description="occurred_at - raised_at, seconds."
+    )
+
+    def _identity(self) -> tuple[object, ...]:
+        return (self.rule_id, self.dedup_key, self.raised_event_id)
+
+
+RuleAlertEvent = AlertRaisedEvent | AlertResolvedEvent
+RULE_ALERT_EVENT_TYPES: Final = (AlertRaisedEvent, AlertResolvedEvent)
+
+
+# --- analytics (analytics) ------------------------------------------------------------
+# What the analytics service (analytics/service.py) derives from the DETECTIONS stream:
+# the engine's events (analytics/engine/events.py) on the wire. Every one names the
+# `config_version` of the store's analytics configuration (trinetra.config.analytics)
+# that produced it, and `occurred_at` is the frame time of the detections that caused it
+# (never the wall clock), so a replay of the same stream gives the same events with the
+# same ids. Times that happened before the frame that revealed them (a stay confirmed
+# three frames after the person stepped in) are separate, back-dated fields.
+#
+# camera_id is the camera whose frames produced the event; an event about the whole
+# store (area.occupancy, a visit seen by several cameras) carries STORE_CAMERA_ID, which
+# no real camera can have (camera ids are slugs that start with a letter or a digit).
+#
+# Track events carry the camera's `track_id` and, when the store node knew it, the
+# global `track_uid` (make_track_uid), which joins them to the IDENTITY stream's
+# decisions (`track_uid` -> `visit_id`): cross-camera journeys are built there.
+
+STORE_CAMERA_ID: Final = "_store"
+MAX_HEATMAP_CELLS: Final = 128 * 128
+
+_SECONDS_DIGITS = 3  # milliseconds: finer than any frame interval
+_RATE_DIGITS = 5  # frame sizes per second, as coordinates
+
+
+def _round_seconds(value: float) -> float:
+    return round(value, _SECONDS_DIGITS)
+
+
+def _round_rate(value: float) -> float:
+    return round(value, _RATE_DIGITS)
+
+
+Seconds = Annotated[float, Field(ge=0.0, allow_inf_nan=False), AfterValidator(_round_seconds)]
+"""A non-negative duration in seconds, rounded to milliseconds."""
+Rate = Annotated[float, Field(allow_inf_nan=False), AfterValidator(_round_rate)]
+ZoneExitReason = Literal["exited", "track_ended", "timeout", "zone_removed"]
+VisitEndReason = Literal["exited", "track_ended", "timeout"]
+
+
+class _AnalyticsEventBase(_EventBase):
+    config_version: int = Field(
+        ge=1, description="Version of the store's analytics configuration that produced it."
+    )
+
+
+class _AnalyticsTrackEventBase(_AnalyticsEventBase):
+    track_id: int = Field(ge=0, description="Tracker id on this camera.")
+    track_uid: uuid.UUID | None = Field(
+        default=None,
+        description="Globally unique track id (make_track_uid), when the detections carried "
+        "it; joins the event to the track's identity decisions.",
+    )
+    visit_id: Identifier | None = Field(
+        default=None, description="The visit id the engine knew for the track, if any."
+    )
+
+
+class ZoneEnteredEvent(_AnalyticsTrackEventBase):
+    """A track has been inside a zone for the engine's minimum number of frames (so a foot
+    point flickering over the edge does not enter); `entered_at` is the first of them."""
+
+    kind: Literal["zone.entered"] = Field(default="zone.entered", description="Event kind.")
+    zone_id: Identifier = Field(description="The zone entered.")
+    entered_at: UtcDatetime = Field(description="When the stay began (back-dated), UTC.")
+
+    def _identity(self) -> tuple[object, ...]:
+        return (self.zone_id, self.track_id)
+
+
+class ZoneExitedEvent(_AnalyticsTrackEventBase):
+    """A stay in a zone ended; `dwell_s` = exited_at - entered_at."""
+
+    kind: Literal["zone.exited"] = Field(default="zone.exited", description="Event kind.")
+    zone_id: Identifier = Field(description="The zone left.")
+    entered_at: UtcDatetime = Field(description="When the stay began, UTC.")
+    exited_at: UtcDatetime = Field(
+        description="When it ended (back-dated to the first frame outside, or the track's "
+        "last sighting when it ended inside), UTC."
+    )
+    dwell_s: Seconds = Field(description="Length of the stay, seconds.")
+    reason: ZoneExitReason = Field(
+        description="exited: walked out; track_ended / timeout: the track ended or was not "
+        "seen for the engine's timeout while inside (closed at its last sighting); "
+        "zone_removed: a configuration change removed the zone."
+    )
+
+    def _identity(self) -> tuple[object, ...]:
+        return (self.zone_id, self.track_id)
+
+
+class ZoneDwellExceededEvent(_AnalyticsTrackEventBase):
+    """One stay has lasted the zone's dwell threshold (once per stay)."""
+
+    kind: Literal["zone.dwell_exceeded"] = Field(
+        default="zone.dwell_exceeded", description="Event kind."
+    )
+    zone_id: Identifier = Field(description="The zone.")
+    entered_at: UtcDatetime = Field(description="When the stay began, UTC.")
+    dwell_s: Seconds = Field(description="Length of the stay so far, seconds.")
+    threshold_s: Seconds = Field(description="The zone's dwell threshold, seconds.")
+
+    def _identity(self) -> tuple[object, ...]:
+        return (self.zone_id, self.track_id)
+
+
+class ZoneOccupancyEvent(_AnalyticsEventBase):
+    """The number of tracks inside a zone changed (at most once per zone per frame)."""
+
+    kind: Literal["zone.occupancy"] = Field(default="zone.occupancy", description="Event kind.")
+    zone_id: Identifier = Field(description="The zone.")
+    count: int = Field(ge=0, description="Tracks inside now.")
+    previous: int = Field(ge=0, description="Tracks inside before this change.")
+    capacity: int | None = Field(default=None, ge=1, description="The zone's capacity, if set.")
+    over_capacity: bool = Field(description="count > capacity.")
+
+    def _identity(self) -> tuple[object, ...]:
+        # A configuration change can move a zone's count again at the same frame time.
+        return (self.zone_id, self.previous, self.count, self.config_version)
+
+
+class AreaOccupancyEvent(_AnalyticsEventBase):
+    """Occupancy of a physical area seen by several cameras: the largest of its zones'
+    counts (the same people seen twice count once). camera_id is STORE_CAMERA_ID."""
+
+    kind: Literal["area.occupancy"] = Field(default="area.occupancy", description="Event kind.")
+    area: Identifier = Field(description="The physical area (zones' `physical_area`).")
+    count: int = Field(ge=0, description="People in the area now.")
+    previous: int = Field(ge=0, description="People in it before this change.")
+
+    def _identity(self) -> tuple[object, ...]:
+        return (self.area, self.previous, self.count, self.config_version)
+
+
+class LineCrossedEvent(_AnalyticsTrackEventBase):
+    """A track crossed a counting line (once per crossing: a dead band and a minimum of
+    frames on the new side keep jitter from counting)."""
+
+    kind: Literal["line.crossed"] = Field(default="line.crossed", description="Event kind.")
+    line_id: Identifier = Field(description="The line crossed.")
+    direction: Literal["in", "out"] = Field(description="in: onto the line's in-side; out: off it.")
+    crossed_at: UtcDatetime = Field(
+        description="When the foot point crossed (interpolated between the frames either "
+        "side of the line), UTC."
+    )
+    counts_store_entry: bool = Field(description="The line counts store entries and exits.")
+
+    def _identity(self) -> tuple[object, ...]:
+        return (self.line_id, self.track_id, self.direction)
+
+
+class QueueSnapshotEvent(_AnalyticsEventBase):
+    """A queue zone's state, once per snapshot interval of frame time."""
+
+    kind: Literal["queue.snapshot"] = Field(default="queue.snapshot", description="Event kind.")
+    zone_id: Identifier = Field(description="The queue zone.")
+    length: int = Field(ge=0, description="People in the queue now.")
+    median_service_s: Seconds | None = Field(
+        default=None, description="Median time per served customer, None until one is seen."
+    )
+    estimated_wait_s: Seconds | None = Field(
+        default=None, description="length x median_service_s, None until a service is seen."
+    )
+    observed_wait_s: Seconds | None = Field(
+        default=None, description="Median wait of the people recently served, if any."
+    )
+    served: int = Field(ge=0, description="Departures into a checkout within the window.")
+    abandoned: int = Field(ge=0, description="Departures without one within the window.")
+    over_wait_threshold: bool = Field(
+        description="estimated_wait_s is above the zone's wait threshold."
+    )
+
+    def _identity(self) -> tuple[object, ...]:
+        return (self.zone_id, self.config_version)
+
+
+class QueueAbandonedEvent(_AnalyticsTrackEventBase):
+    """Someone left a queue and did not reach one of its checkouts in time."""
+
+    kind: Literal["queue.abandoned"] = Field(default="queue.abandoned", description="Event kind.")
+    zone_id: Identifier = Field(description="The queue zone.")
+    left_at: UtcDatetime = Field(description="When they left the queue, UTC.")
+    waited_s: Seconds = Field(description="How long they had been in it, seconds.")
+
+    def _identity(self) -> tuple[object, ...]:
+        return (self.zone_id, self.track_id)
+
+
+class HeatmapGridEvent(_AnalyticsEventBase):
+    """One camera's floor usage over one minute of frame time, row-major rows x cols (see
+    analytics.engine.events.HeatmapGrid for what each array measures)."""
+
+    kind: Literal["heatmap.grid"] = Field(default="heatmap.grid", description="Event kind.")
+    minute_start: UtcDatetime = Field(description="Start of the minute, UTC.")
+    cols: int = Field(ge=1, le=1024, description="Grid columns.")
+    rows: int = Field(ge=1, le=1024, description="Grid rows.")
+    samples: tuple[int, ...] = Field(description="Foot points per cell.")
+    person_seconds: tuple[Seconds, ...] = Field(
+        description="Foot points per cell weighted by the frame interval, seconds."
+    )
+    flow_dx: tuple[Rate, ...] = Field(
+        description="Mean horizontal foot-point velocity per cell, frame widths per second."
+    )
+    flow_dy: tuple[Rate, ...] = Field(
+        description="Mean vertical foot-point velocity per cell, frame heights per second."
+    )
+    flow_samples: tuple[int, ...] = Field(description="Velocities averaged per cell.")
+
+    @model_validator(mode="after")
+    def _grid_shape(self) -> Self:
+        cells = self.cols * self.rows
+        if cells > MAX_HEATMAP_CELLS:
+            raise ValueError(f"a heatmap has at most {MAX_HEATMAP_CELLS} cells, got {cells}")
+        for name in ("samples", "person_seconds", "flow_dx", "flow_dy", "flow_samples"):
+            if len(getattr(self, name)) != cells:
+                raise ValueError(f"{name} must have cols x rows = {cells} values")
+        return self
+
+    def _identity(self) -> tuple[object, ...]:
+        return (self.minute_start.isoformat(),)
+
+
+class VisitStay(_Frozen):
+    """One zone stay inside a visit."""
+
+    camera_id: Identifier = Field(description="Camera of the zone.")
+    zone_id: Identifier = Field(description="The zone.")
+    zone_kind: Identifier = Field(description="The zone's kind (area, queue, checkout, ...).")
+    area: Identifier = Field(description="The zone's physical area, or its id.")
+    entered_at: UtcDatetime = Field(description="When the stay began, UTC.")
+    exited_at: UtcDatetime = Field(description="When it ended, UTC.")
+    dwell_s: Seconds = Field(description="Length of the stay, seconds.")
+
+
+class AreaDwell(_Frozen):
+    """Time a visit spent in one area (overlapping stays on two cameras counted once)."""
+
+    area: Identifier = Field(description="The area (physical area, or zone id).")
+    dwell_s: Seconds = Field(description="Union of the visit's stays in it, seconds.")
+
+
+class VisitEndedEvent(_AnalyticsEventBase):
+    """A completed visit: entry (if seen) to exit, the zones visited in order. Reported
+    only for visits that entered the store or stayed in a zone. camera_id is the visit's
+    camera, or STORE_CAMERA_ID for a visit seen by several cameras."""
+
+    kind: Literal["visit.ended"] = Field(default="visit.ended", description="Event kind.")
+    visit_id: Identifier = Field(
+        description="The identity service's visit id when linked, else '<camera>/<track>'."
+    )
+    ordinal: int = Field(ge=1, description="Visits under the same id so far (comebacks).")
+    linked: bool = Field(description="The visit was joined across tracks by a visit id.")
+    customer_id: Identifier | None = Field(
+        default=None, description="The enrolled customer, when identity resolved one."
+    )
+    camera_ids: tuple[Identifier, ...] = Field(
+        min_length=1, description="Cameras that saw the visit, in order of first sighting."
+    )
+    track_uids: tuple[uuid.UUID, ...] = Field(
+        default=(), description="Global ids of the visit's tracks, where known."
+    )
+    started_at: UtcDatetime = Field(description="First sighting, UTC.")
+    entered_at: UtcDatetime | None = Field(
+        default=None, description="Store-entry line crossed in, UTC; None if never seen."
+    )
+    ended_at: UtcDatetime = Field(description="End of the visit, UTC.")
+    end_reason: VisitEndReason = Field(
+        description="exited: crossed a store-entry line out; track_ended: its (only) track "
+        "ended; timeout: a linked visit's tracks all ended and none came back in time."
+    )
+    duration_s: Seconds = Field(description="From entry (or first sighting) to end, seconds.")
+    path: tuple[Identifier, ...] = Field(
+        default=(), description="Areas entered, in order, consecutive repeats removed."
+    )
+    stays: tuple[VisitStay, ...] = Field(default=(), description="Zone stays, in order.")
+    area_dwell: tuple[AreaDwell, ...] = Field(default=(), description="Dwell per area.")
+    funnel_stages: dict[str, int] = Field(
+        default_factory=dict,
+        description="Funnel id -> stages of it the visit reached (0: not even the first).",
+    )
+
+    def _identity(self) -> tuple[object, ...]:
+        return (self.visit_id, self.ordinal)
+
+
+AnalyticsEvent = (
+    ZoneEnteredEvent
+    | ZoneExitedEvent
+    | ZoneDwellExceededEvent
+    | ZoneOccupancyEvent
+    | AreaOccupancyEvent
+    | LineCrossedEvent
+    | QueueSnapshotEvent
+    | QueueAbandonedEvent
+    | HeatmapGridEvent
+    | VisitEndedEvent
+)
+ANALYTICS_EVENT_TYPES: Final = (
+    ZoneEnteredEvent,
+    ZoneExitedEvent,
+    ZoneDwellExceededEvent,
+    ZoneOccupancyEvent,
+    AreaOccupancyEvent,
+    LineCrossedEvent,
+    QueueSnapshotEvent,
+    QueueAbandonedEvent,
+    HeatmapGridEvent,
+    VisitEndedEvent,
+)
+
+
 IdentityEvent = IdentityResolvedEvent | IdentityUnknownEvent | IdentityWithdrawnEvent
-AlertEvent = FalseMergeAlertEvent | IdentityDriftAlertEvent
+AlertEvent = FalseMergeAlertEvent | IdentityDriftAlertEvent | AlertRaisedEvent | AlertResolvedEvent
 
 
 TrackEvent = TrackStartedEvent | TrackUpdatedEvent | TrackEndedEvent
@@ -538,7 +1017,19 @@ Event = Annotated[
     | IdentityUnknownEvent
     | IdentityWithdrawnEvent
     | FalseMergeAlertEvent
-    | IdentityDriftAlertEvent,
+    | IdentityDriftAlertEvent
+    | AlertRaisedEvent
+    | AlertResolvedEvent
+    | ZoneEnteredEvent
+    | ZoneExitedEvent
+    | ZoneDwellExceededEvent
+    | ZoneOccupancyEvent
+    | AreaOccupancyEvent
+    | LineCrossedEvent
+    | QueueSnapshotEvent
+    | QueueAbandonedEvent
+    | HeatmapGridEvent
+    | VisitEndedEvent,
     Field(discriminator="kind"),
 ]
 EVENT_TYPES: Final = (
@@ -552,6 +1043,8 @@ EVENT_TYPES: Final = (
     IdentityWithdrawnEvent,
     FalseMergeAlertEvent,
     IdentityDriftAlertEvent,
+    *RULE_ALERT_EVENT_TYPES,
+    *ANALYTICS_EVENT_TYPES,
 )
 EventKind = Literal[
     "detections",
@@ -564,6 +1057,18 @@ EventKind = Literal[
     "identity.withdrawn",
     "alert.false_merge",
     "alert.identity_drift",
+    "alert.raised",
+    "alert.resolved",
+    "zone.entered",
+    "zone.exited",
+    "zone.dwell_exceeded",
+    "zone.occupancy",
+    "area.occupancy",
+    "line.crossed",
+    "queue.snapshot",
+    "queue.abandoned",
+    "heatmap.grid",
+    "visit.ended",
 ]
 
 _EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
@@ -658,6 +1163,7 @@ TRACKS_FAMILY: Final = "tracks"
 STATUS_FAMILY: Final = "status"
 IDENTITY_FAMILY: Final = "identity"
 ALERTS_FAMILY: Final = "alerts"
+ANALYTICS_FAMILY: Final = "analytics"
 
 # Wildcards a stream or a consumer subscribes to: trinetra.<store>.<camera>.<family>
 DETECTIONS_SUBJECTS: Final = f"{SUBJECT_ROOT}.*.*.{DETECTIONS_FAMILY}"
@@ -665,6 +1171,7 @@ TRACKS_SUBJECTS: Final = f"{SUBJECT_ROOT}.*.*.{TRACKS_FAMILY}"
 STATUS_SUBJECTS: Final = f"{SUBJECT_ROOT}.*.*.{STATUS_FAMILY}"
 IDENTITY_SUBJECTS: Final = f"{SUBJECT_ROOT}.*.*.{IDENTITY_FAMILY}"
 ALERTS_SUBJECTS: Final = f"{SUBJECT_ROOT}.*.*.{ALERTS_FAMILY}"
+ANALYTICS_SUBJECTS: Final = f"{SUBJECT_ROOT}.*.*.{ANALYTICS_FAMILY}"
 
 _FAMILY_BY_KIND: Final[dict[str, str]] = {
     "detections": DETECTIONS_FAMILY,
@@ -677,6 +1184,9 @@ _FAMILY_BY_KIND: Final[dict[str, str]] = {
     "identity.withdrawn": IDENTITY_FAMILY,
     "alert.false_merge": ALERTS_FAMILY,
     "alert.identity_drift": ALERTS_FAMILY,
+    "alert.raised": ALERTS_FAMILY,
+    "alert.resolved": ALERTS_FAMILY,
+    **{t.model_fields["kind"].default: ANALYTICS_FAMILY for t in ANALYTICS_EVENT_TYPES},
 }
 
 
@@ -726,6 +1236,12 @@ def identity_subject(store_id: str, camera_id: str) -> str:
 def alerts_subject(store_id: str, camera_id: str) -> str:
     """`trinetra.<store>.<camera>.alerts`: `alert.*` events raised about the camera."""
     return _subject(store_id, camera_id, ALERTS_FAMILY)
+
+
+def analytics_subject(store_id: str, camera_id: str) -> str:
+    """`trinetra.<store>.<camera>.analytics`: the analytics service's events about a camera
+    (camera STORE_CAMERA_ID, `trinetra.<store>._store.analytics`, for the whole store)."""
+    return _subject(store_id, camera_id, ANALYTICS_FAMILY)
 
 
 def subject_for(event: Event) -> str:

@@ -2,8 +2,10 @@
 
     client = IdentityServiceClient(nc, store_id="blr-01")
     await client.enroll("cust-42", photo_bytes, actor="gateway:alice", reason="signup")
+    await client.enroll("cust-42", [a, b, c], actor=..., reason=..., replace=True)  # re-enrol
     await client.lookup("cust-42", actor=..., reason=...)
     await client.erase("cust-42", actor=..., reason="customer request")
+    await client.erase_visit(visit_id, actor=..., reason="visitor request")
 
 Error replies become the exceptions of `trinetra.identity.errors`, the same types the
 service raises in-process (`NoFaceError`, `MultipleFacesError`, ...); no responder or no
@@ -13,6 +15,7 @@ crypto code, so any process can use it.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from typing import TypeVar
 
@@ -32,6 +35,8 @@ from trinetra.identity.protocol import (
     EnrollResult,
     EraseRequest,
     EraseResult,
+    EraseVisitRequest,
+    EraseVisitResult,
     LookupRequest,
     LookupResult,
     ObservationIn,
@@ -95,14 +100,35 @@ class IdentityServiceClient:
         return result.model_validate(body)
 
     async def enroll(
-        self, customer_id: str, photo: bytes, *, actor: str, reason: str, vip: bool = False
+        self,
+        customer_id: str,
+        photo: bytes | Sequence[bytes],
+        *,
+        actor: str,
+        reason: str,
+        vip: bool = False,
+        replace: bool = False,
     ) -> EnrollResult:
-        request = EnrollRequest.for_photo(customer_id, photo, actor=actor, reason=reason, vip=vip)
+        """Enrol from one photo or several of the same person (the service takes up to
+        its enrollment.max_photos, 3 by default). Photos refused for quality are listed in
+        the result; when every photo is refused, the first refusal is raised. `replace`:
+        re-enrolment, the customer's stored embeddings are replaced."""
+        photos = [photo] if isinstance(photo, bytes | bytearray) else list(photo)
+        request = EnrollRequest.for_photos(
+            customer_id, photos, actor=actor, reason=reason, vip=vip, replace=replace
+        )
         return await self._call("enroll", request, EnrollResult)
 
     async def erase(self, customer_id: str, *, actor: str, reason: str) -> EraseResult:
         request = EraseRequest(customer_id=customer_id, actor=actor, reason=reason)
         return await self._call("erase", request, EraseResult)
+
+    async def erase_visit(
+        self, visit_id: uuid.UUID, *, actor: str, reason: str
+    ) -> EraseVisitResult:
+        """Delete an anonymous visit's face templates (they also expire at visit end)."""
+        request = EraseVisitRequest(visit_id=visit_id, actor=actor, reason=reason)
+        return await self._call("erase_visit", request, EraseVisitResult)
 
     async def lookup(self, customer_id: str, *, actor: str, reason: str) -> LookupResult:
         request = LookupRequest(customer_id=customer_id, actor=actor, reason=reason)

@@ -3,15 +3,21 @@
 Subjects (core NATS request/reply, never captured by a JetStream stream, so photos and
 embeddings in requests are not persisted by the bus):
 
-    trinetra.<store>.identity.enroll    EnrollRequest  -> EnrollResult
-    trinetra.<store>.identity.erase     EraseRequest   -> EraseResult
-    trinetra.<store>.identity.lookup    LookupRequest  -> LookupResult
-    trinetra.<store>.identity.observe   ObserveRequest -> ObserveResult
+    trinetra.<store>.identity.enroll       EnrollRequest     -> EnrollResult
+    trinetra.<store>.identity.erase        EraseRequest      -> EraseResult
+    trinetra.<store>.identity.erase_visit  EraseVisitRequest -> EraseVisitResult
+    trinetra.<store>.identity.lookup       LookupRequest     -> LookupResult
+    trinetra.<store>.identity.observe      ObserveRequest    -> ObserveResult
 
 Every reply is `{"ok": true, "result": {...}}` or `{"ok": false, "error": {"code": ...,
 "message": ...}}`; a bad request gets an error reply, never a crashed service. Photos
 travel base64-encoded inside the JSON, so a request must fit the server's max_payload
-(1 MiB by default: photos up to about 750 KB).
+(1 MiB by default: photos up to about 750 KB, all photos of one enrolment together).
+
+An observation carries, with its face's embedding, what the detector measured of the face
+(`FaceIn`: box, score, landmarks) for the service's quality gate, and the face_embedder
+version that embedded it, so that the service can refuse embeddings of a version its
+gallery does not hold.
 """
 
 from __future__ import annotations
@@ -19,21 +25,23 @@ from __future__ import annotations
 import base64
 import binascii
 import uuid
-from typing import Annotated, Any, Final, Literal
+from collections.abc import Sequence
+from typing import Annotated, Any, Final, Literal, Self
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from trinetra.events.schema import SUBJECT_ROOT, subject_token
 from trinetra.identity.errors import ErrorCode
 from trinetra.inference.detections import EMBEDDING_DIM
 
-Operation = Literal["enroll", "erase", "lookup", "observe"]
-OPERATIONS: Final[tuple[Operation, ...]] = ("enroll", "erase", "lookup", "observe")
+Operation = Literal["enroll", "erase", "erase_visit", "lookup", "observe"]
+OPERATIONS: Final[tuple[Operation, ...]] = ("enroll", "erase", "erase_visit", "lookup", "observe")
 
 
 CustomerId = Annotated[str, Field(min_length=1, max_length=128)]
 Text = Annotated[str, Field(min_length=1, max_length=1000)]
 MAX_OBSERVATIONS: Final = 256
+MAX_ENROLL_PHOTOS: Final = 15  # besides `photo`; the service's own limit is lower
 
 
 def service_subject(store_id: str, operation: Operation) -> str:
@@ -52,28 +60,80 @@ class _Audited(_Message):
 
 class EnrollRequest(_Audited):
     customer_id: CustomerId = Field(description="Pseudonymous customer id to enrol.")
-    photo: str = Field(min_length=1, description="JPEG/PNG photo showing exactly one face, base64.")
+    photo: str | None = Field(
+        default=None, min_length=1, description="JPEG/PNG photo of exactly one face, base64."
+    )
+    photos: list[Annotated[str, Field(min_length=1)]] = Field(
+        default_factory=list,
+        max_length=MAX_ENROLL_PHOTOS,
+        description="More photos of the same person, base64 (the service takes at most its "
+        "enrollment.max_photos, 3 by default, with `photo`).",
+    )
+    vip: bool = Field(default=False, description="Flag the customer as VIP.")
+    replace: bool = Field(
+        default=False,
+        description="Re-enrolment: the customer's stored embeddings are replaced by these "
+        "photos (only once at least one of them is accepted).",
+    )
+
+    @model_validator(mode="after")
+    def _some_photo(self) -> Self:
+        if self.photo is None and not self.photos:
+            raise ValueError("an enrolment needs a photo")
+        return self
 
     def photo_bytes(self) -> bytes:
-        """The decoded photo; ValueError if `photo` is not valid base64."""
-        try:
-            return base64.b64decode(self.photo, validate=True)
-        except binascii.Error as exc:
-            raise ValueError(f"photo is not valid base64: {exc}") from None
+        """The first decoded photo; ValueError if it is not valid base64."""
+        return self.all_photo_bytes()[0]
+
+    def all_photo_bytes(self) -> list[bytes]:
+        """Every decoded photo, `photo` first; ValueError if one is not valid base64."""
+        encoded = ([self.photo] if self.photo is not None else []) + list(self.photos)
+        out = []
+        for i, text in enumerate(encoded):
+            try:
+                out.append(base64.b64decode(text, validate=True))
+            except binascii.Error as exc:
+                raise ValueError(f"photo {i} is not valid base64: {exc}") from None
+        return out
 
     @classmethod
     def for_photo(
         cls, customer_id: str, photo: bytes, *, actor: str, reason: str, vip: bool = False
     ) -> EnrollRequest:
+        return cls.for_photos(customer_id, [photo], actor=actor, reason=reason, vip=vip)
+
+    @classmethod
+    def for_photos(
+        cls,
+        customer_id: str,
+        photos: Sequence[bytes],
+        *,
+        actor: str,
+        reason: str,
+        vip: bool = False,
+        replace: bool = False,
+    ) -> EnrollRequest:
+        if not photos:
+            raise ValueError("an enrolment needs a photo")
+        encoded = [base64.b64encode(p).decode() for p in photos]
         return cls(
             customer_id=customer_id,
-            photo=base64.b64encode(photo).decode(),
+            photo=encoded[0],
+            photos=encoded[1:],
             vip=vip,
+            replace=replace,
             actor=actor,
             reason=reason,
         )
 
-    vip: bool = Field(default=False, description="Flag the customer as VIP.")
+
+class PhotoRefusal(_Message):
+    """One photo of an enrolment that was not used, and why."""
+
+    index: int = Field(ge=0, description="Position of the photo in the request.")
+    code: ErrorCode = Field(description="Machine-readable reason (low_quality_face, ...).")
+    message: str = Field(description="What is wrong with it, for a person.")
 
 
 class EmbeddingInfo(_Message):
@@ -85,9 +145,16 @@ class EmbeddingInfo(_Message):
 
 class EnrollResult(_Message):
     customer_id: str = Field(description="The customer.")
-    slot: int = Field(ge=0, description="Slot the new embedding went to.")
+    slot: int = Field(ge=0, description="Slot the (first) new embedding went to.")
     enrolled_at: AwareDatetime = Field(description="When it was stored.")
     embeddings: int = Field(ge=1, description="Embeddings the customer now has.")
+    slots: list[int] = Field(default_factory=list, description="Slots of every new embedding.")
+    refused: list[PhotoRefusal] = Field(
+        default_factory=list, description="Photos not used, with the reason."
+    )
+    replaced: int = Field(
+        default=0, ge=0, description="Embeddings deleted first (re-enrolment with replace)."
+    )
 
 
 class EraseRequest(_Audited):
@@ -104,6 +171,19 @@ class EraseResult(_Message):
     )
 
 
+class EraseVisitRequest(_Audited):
+    visit_id: uuid.UUID = Field(description="Anonymous visit whose face templates to delete.")
+
+
+class EraseVisitResult(_Message):
+    visit_id: uuid.UUID = Field(description="The visit.")
+    found: bool = Field(description="The visit still had a template (it had not ended).")
+    templates_removed: int = Field(
+        ge=0, description="Face templates deleted: the visit's and its tracks' own."
+    )
+    tracks: int = Field(ge=0, description="Tracks of the visit that stop taking part.")
+
+
 class LookupRequest(_Audited):
     customer_id: CustomerId = Field(description="Customer to look up.")
 
@@ -114,6 +194,25 @@ class LookupResult(_Message):
     embeddings: list[EmbeddingInfo] = Field(default_factory=list, description="By slot.")
     active: bool = Field(description="In the active registry (seen recently).")
     last_seen_at: AwareDatetime | None = Field(default=None, description="Latest sighting.")
+
+
+class FaceIn(_Message):
+    """What the face detector measured of the observed face (frame pixels)."""
+
+    box: tuple[float, float, float, float] = Field(description="Face box x1, y1, x2, y2.")
+    score: float = Field(ge=0.0, le=1.0, allow_inf_nan=False, description="Detector score.")
+    landmarks: tuple[
+        tuple[float, float],
+        tuple[float, float],
+        tuple[float, float],
+        tuple[float, float],
+        tuple[float, float],
+    ] = Field(description="Eyes, nose tip, mouth corners (x, y).")
+    sharpness: float | None = Field(
+        default=None,
+        ge=0.0,
+        description="Variance of the Laplacian of the aligned crop, if the sender has it.",
+    )
 
 
 class ObservationIn(_Message):
@@ -127,6 +226,12 @@ class ObservationIn(_Message):
         default=None, description="Person box x1, y1, x2, y2."
     )
     track_uid: uuid.UUID | None = Field(default=None, description="Global track id.")
+    face: FaceIn | None = Field(
+        default=None, description="Measurements of the face, for the quality gate."
+    )
+    embedder_version: Annotated[str, Field(min_length=1, max_length=32)] | None = Field(
+        default=None, description="face_embedder version that produced the embeddings."
+    )
 
 
 class TrackEndIn(_Message):
@@ -148,12 +253,13 @@ class DecisionOut(_Message):
     camera_id: str
     track_id: int
     visit_id: uuid.UUID
-    status: Literal["pending", "resolved", "unknown"]
+    status: Literal["pending", "resolved", "unknown", "contradicted"]
     customer_id: str | None
     vote: str | None
     vote_reason: str
     score: float | None
     companion: bool
+    visit_scope: Literal["track", "linked"] = "track"
 
 
 class ObserveResult(_Message):
