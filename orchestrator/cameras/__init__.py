@@ -1,5 +1,6 @@
-"""Camera ingestion: frame sources (RTSP, HTTP MJPEG, video files) and the per-camera
-worker that reads each in its own thread and supervises it from asyncio."""
+"""Camera ingestion: frame sources (RTSP, HTTP MJPEG, WebSocket, raw TCP socket, USB/V4L2,
+video files) and the per-camera worker that reads each in its own thread and supervises
+it from asyncio."""
 
 from orchestrator.cameras.buffer import BufferClosed, LatestBuffer
 from orchestrator.cameras.factory import open_source
@@ -12,6 +13,9 @@ from orchestrator.cameras.opencv_sources import (
     ensure_ffmpeg_capture_options,
 )
 from orchestrator.cameras.source import EndOfStream, FrameSource, SourceError, SourceFrame
+from orchestrator.cameras.tcp import TcpSource
+from orchestrator.cameras.v4l2 import V4l2Source
+from orchestrator.cameras.websocket import WebSocketSource
 from orchestrator.cameras.worker import (
     CameraState,
     CameraStatus,
@@ -39,6 +43,9 @@ __all__ = [
     "SourceFactory",
     "SourceFrame",
     "StatusCallback",
+    "TcpSource",
+    "V4l2Source",
+    "WebSocketSource",
     "ensure_ffmpeg_capture_options",
     "open_source",
     "parse_boundary",

@@ -16,8 +16,8 @@ class Frame:
 
     Timestamps are UNIX epoch seconds. `capture_ts` is the camera's own time for the frame
     when the source provides one (file sources: media position; MJPEG: an X-Timestamp part
-    header); OpenCV exposes no RTP/NTP time for RTSP, so RTSP frames have None and fall
-    back to the ingest time.
+    header); OpenCV exposes no RTP/NTP time for RTSP or V4L2, and WebSocket and raw socket
+    frames carry none, so those frames have None and fall back to the ingest time.
     """
 
     camera_id: str

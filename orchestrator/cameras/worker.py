@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import inspect
 import logging
 import random
@@ -309,8 +310,10 @@ class CameraWorker:
         session = _Session(self._sessions, self._loop.create_future())
         self._session = session
         thread = threading.Thread(
-            target=self._reader,
-            args=(session,),
+            # Threads do not inherit contextvars: the reader logs with this task's
+            # log_context (store, camera).
+            target=contextvars.copy_context().run,
+            args=(self._reader, session),
             name=f"camera-{self.camera_id}-{session.number}",
             daemon=True,  # a reader stuck in native code must not block interpreter exit
         )
