@@ -8,9 +8,9 @@ SERVER_VENV := .venv-triton
 BIN := $(VENV)/bin
 UV := $(BIN)/uv
 
-.PHONY: setup system-packages models media demo test lint typecheck perf clean
+.PHONY: setup system-packages models media dashboard-assets demo test lint typecheck perf clean
 
-setup: system-packages $(VENV)/.installed $(SERVER_VENV)/.installed models media
+setup: system-packages $(VENV)/.installed $(SERVER_VENV)/.installed models media dashboard-assets
 
 # Debian packages: GStreamer's RTSP server for the test cameras (skips what is installed).
 system-packages:
@@ -39,6 +39,20 @@ models:
 
 media:
 	$(PYTHON) triton/assets.py media
+
+# The dashboard's charting library (Apache ECharts), pinned with its integrity hash in
+# gateway/dashboard/package-lock.json, installed into .cache/npm and copied next to the
+# page that loads it: git-ignored build output, served locally (no CDN), and package data
+# of a wheel built after setup (gateway/dashboard/__init__.py).
+ECHARTS := gateway/dashboard/static/echarts.min.js
+dashboard-assets: $(ECHARTS)
+
+$(ECHARTS): gateway/dashboard/package.json gateway/dashboard/package-lock.json
+	@command -v npm >/dev/null || { echo "npm is missing: install Debian's npm package"; exit 1; }
+	mkdir -p .cache/npm
+	cp gateway/dashboard/package.json gateway/dashboard/package-lock.json .cache/npm/
+	npm ci --prefix .cache/npm --no-audit --no-fund --ignore-scripts
+	cp .cache/npm/node_modules/echarts/dist/echarts.min.js $@
 
 demo: setup
 	$(BIN)/python -m devservices.demo

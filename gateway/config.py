@@ -23,7 +23,7 @@ MiB = 1024 * 1024
 class IngestSettings(ConfigModel):
     enabled: bool = Field(True, description="Consume the JetStream streams into the database.")
     streams: tuple[str, ...] = Field(
-        ("TRACKS", "DETECTIONS", "CAMERA_STATUS", "IDENTITY", "ALERTS"),
+        ("TRACKS", "DETECTIONS", "CAMERA_STATUS", "IDENTITY", "ALERTS", "ANALYTICS"),
         description="Streams to consume; one missing on the server is waited for.",
     )
     durable_prefix: str = Field(

@@ -1,19 +1,19 @@
 """The dashboard in a real headless Chromium (Debian's, driven by selenium): it lists the
-cameras, plays the live WebRTC view, and shows track events as they arrive live."""
+cameras, plays the live WebRTC view, and shows track events as they arrive live; the
+demo's default zones and lines are drawn over the sample camera's live picture."""
 
 from __future__ import annotations
 
 import asyncio
-import shutil
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 
+from devservices.demo import ANALYTICS_CONFIG
 from tests.gateway.helpers import (
     STORE,
     RunningGateway,
@@ -30,37 +30,10 @@ from tests.support.media import media_path
 from tests.support.nats_server import NatsServer
 from tests.support.polling import eventually
 from tests.support.triton_server import LocalTriton
+from trinetra.config.analytics import StoreAnalyticsConfig
 from trinetra.config.camera import CameraConfig
 from trinetra.events.publisher import EventPublisher
-
-CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
-
-
-@pytest.fixture
-def browser() -> Iterator[webdriver.Chrome]:
-    if not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER)):
-        pytest.fail(
-            "chromium and chromium-driver are missing: run scripts/install-system-packages.sh"
-        )
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--window-size=1400,1000",
-    ):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    try:
-        yield driver
-    finally:
-        driver.quit()
+from trinetra.settings import load_yaml
 
 
 async def page_state(driver: webdriver.Chrome) -> dict[str, Any]:
@@ -98,7 +71,11 @@ async def gateway(
 
 
 async def test_dashboard_shows_live_data(
-    gateway: RunningGateway, publisher: EventPublisher, browser: webdriver.Chrome, tmp_path: Path
+    gateway: RunningGateway,
+    publisher: EventPublisher,
+    browser: webdriver.Chrome,
+    tmp_path: Path,
+    screenshots: Path,
 ) -> None:
     camera = CAMERA
     await gateway.data(
@@ -140,3 +117,29 @@ async def test_dashboard_shows_live_data(
     shot = tmp_path / "dashboard.png"
     await asyncio.to_thread(browser.save_screenshot, str(shot))
     assert shot.stat().st_size > 20_000
+    await asyncio.to_thread(browser.save_screenshot, str(screenshots / "dashboard-live.png"))
+
+    # The demo's default configuration, drawn over the live picture it was placed on.
+    demo = load_yaml(ANALYTICS_CONFIG, StoreAnalyticsConfig, what="analytics config")
+    await gateway.data(
+        "mutation ($c: JSON!) { replaceAnalyticsConfig(config: $c, expectedVersion: 0)"
+        " { version } }",
+        {"c": demo.model_dump(mode="json")},
+        scopes=("operator",),
+    )
+    await asyncio.to_thread(browser.refresh)  # the page reads the configuration on load
+
+    async def demo_drawn() -> dict[str, Any] | None:
+        drawn: dict[str, Any] = await asyncio.to_thread(
+            browser.execute_script,
+            """const tile = document.querySelector('.tile');
+               return {zones: [...tile.querySelectorAll('g.zone')].map((g) => g.dataset.zoneId),
+                       lines: [...tile.querySelectorAll('g.line')].map((g) => g.dataset.lineId),
+                       videoWidth: tile.querySelector('video').videoWidth};""",
+        )
+        return drawn if drawn["videoWidth"] and drawn["zones"] else None
+
+    drawn = await eventually(demo_drawn, 60, interval_s=1, message="the demo's zones drawn")
+    assert drawn["zones"] == [zone.id for zone in demo.zones]
+    assert drawn["lines"] == [line.id for line in demo.lines] == ["entrance"]
+    await asyncio.to_thread(browser.save_screenshot, str(screenshots / "dashboard-demo-zones.png"))
