@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import contextvars
 import functools
 import json
 import logging
@@ -110,7 +111,7 @@ from trinetra.identity.protocol import (
 )
 from trinetra.inference.errors import InferenceError
 from trinetra.inference.settings import TritonSettings
-from trinetra.logs import configure_logging
+from trinetra.logs import configure_logging, log_context
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -400,7 +401,10 @@ class IdentityService:
         """Gate observations (in order), then end tracks; outcomes are published."""
 
         def work() -> tuple[list[Decision], list[Outcome]]:
-            decisions = [self.engine.observe(o) for o in observations]
+            decisions = []
+            for o in observations:
+                with log_context(camera_id=o.camera_id, track_id=o.track_id):
+                    decisions.append(self.engine.observe(o))
             outcomes = [x for d in decisions for x in d.outcomes]
             for end in ended:
                 outcomes.extend(self.engine.end_track(end.camera_id, end.track_id, end.at))
@@ -439,7 +443,8 @@ class IdentityService:
         self, operation: str, handler: Callable[[bytes], Awaitable[BaseModel]]
     ) -> Callable[[Msg], Awaitable[None]]:
         async def on_message(msg: Msg) -> None:
-            reply = await self._reply(operation, handler, msg.data)
+            with log_context(store_id=self.store_id):
+                reply = await self._reply(operation, handler, msg.data)
             if msg.reply:
                 try:
                     await msg.respond(reply)
@@ -539,7 +544,9 @@ class IdentityService:
     # --- helpers ----------------------------------------------------------------------
 
     async def _run(self, work: Callable[[], T]) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, work)
+        # run_in_executor does not carry contextvars: the request's log_context goes along.
+        context = contextvars.copy_context()
+        return await asyncio.get_running_loop().run_in_executor(self._executor, context.run, work)
 
     def _publish(self, outcomes: Sequence[Outcome]) -> None:
         for outcome in outcomes:

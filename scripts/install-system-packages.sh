@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian packages TRINETRA needs outside its virtualenvs (test cameras and
-# the dashboard's browser tests).
+# Installs the Debian packages TRINETRA needs outside its virtualenvs (test cameras, the
+# dashboard's browser tests, and Prometheus and Alertmanager for the alert rule tests).
 #
 # GStreamer's RTSP server is the only way on Debian to serve real RTSP over TCP (ffmpeg
 # can read RTSP but not serve it); the tests use it to exercise the camera workers
@@ -22,6 +22,8 @@ PACKAGES=(
     gstreamer1.0-libav          # avdec_msmpeg4 for the MP43 test video (vtest.avi)
     chromium                    # headless browser for the dashboard tests
     chromium-driver             # WebDriver for it (selenium drives it; nothing downloaded)
+    prometheus                  # the server and promtool: alert rule tests (tests/deploy/)
+    prometheus-alertmanager     # Alertmanager and amtool: the webhook route's test
 )
 
 missing=()
@@ -46,3 +48,14 @@ echo "system packages: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 "${SUDO[@]}" apt-get update -qq
 "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+
+# Debian starts the daemons of the packages it installs (Prometheus on :9090, Alertmanager
+# on :9093). The tests start their own on free loopback ports; leave none running that
+# this script put there.
+if [[ -d /run/systemd/system ]]; then
+    for unit in prometheus prometheus-alertmanager; do
+        if [[ " ${missing[*]} " == *" $unit "* ]]; then
+            "${SUDO[@]}" systemctl disable --now "$unit" >/dev/null 2>&1 || true
+        fi
+    done
+fi

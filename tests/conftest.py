@@ -10,6 +10,15 @@ the markers that say what a test needs, decided by its path.
 | tests/test_import_graph.py                             | unit               |
 | tests/ensembles/**                                     | unit               |
 | tests/analytics/engine/**                              | unit               |
+| tests/deploy/test_dashboards.py                        | unit               |
+| tests/deploy/test_rules.py                             | unit               |
+| tests/analytics/alerts/rules/**                        | unit               |
+| tests/analytics/test_config.py                         | unit               |
+| tests/analytics/test_groundtruth.py                    | unit               |
+| tests/analytics/test_accuracy_groundtruth.py           | unit               |
+| tests/analytics/test_processor.py                      | unit               |
+| tests/analytics/test_partition.py                      | unit               |
+| tests/analytics/test_kv_config.py                      | unit               |
 | tests/identity/test_units.py                           | unit               |
 | tests/orchestrator/config/**                           | unit               |
 | tests/orchestrator/frames/**                           | unit               |
@@ -57,6 +66,15 @@ PATH_MARKERS: Final[tuple[tuple[str, frozenset[str]], ...]] = (
     ("tests/test_import_graph.py", frozenset({"unit"})),
     ("tests/ensembles/*", frozenset({"unit"})),
     ("tests/analytics/engine/*", frozenset({"unit"})),
+    ("tests/deploy/test_dashboards.py", frozenset({"unit"})),
+    ("tests/deploy/test_rules.py", frozenset({"unit"})),
+    ("tests/analytics/alerts/rules/*", frozenset({"unit"})),
+    ("tests/analytics/test_config.py", frozenset({"unit"})),
+    ("tests/analytics/test_groundtruth.py", frozenset({"unit"})),
+    ("tests/analytics/test_accuracy_groundtruth.py", frozenset({"unit"})),
+    ("tests/analytics/test_processor.py", frozenset({"unit"})),
+    ("tests/analytics/test_partition.py", frozenset({"unit"})),
+    ("tests/analytics/test_kv_config.py", frozenset({"unit"})),
     ("tests/identity/test_units.py", frozenset({"unit"})),
     ("tests/orchestrator/config/*", frozenset({"unit"})),
     ("tests/orchestrator/frames/*", frozenset({"unit"})),

@@ -6,6 +6,14 @@ The key includes the deterministic event id, so a redelivered message adds nothi
 only the events that were new feed the derived rows (`tracks`, the cameras' live status):
 applying a batch twice is the same as applying it once.
 
+Analytics events feed two derived tables the same way: the newest occupancy per zone
+(`zone_occupancy_current`) and the hourly and daily heatmap sums
+(gateway/db/analytics/heatmap.py), from the events that were new in the batch only.
+
+Rule alerts: an `alert.resolved` closes the alert it names (`resolved_at`, ...), derived
+from `alert_resolutions` whenever a batch stored an alert or a resolution, so it works
+in either arrival order and a replay changes nothing.
+
 Messages the schema refused are stored in `rejected_events` in the same transaction. If
 the database refuses the batch for a non-transient reason (a value PostgreSQL cannot
 store), the batch is retried one message per transaction and the refused ones are stored
@@ -23,23 +31,30 @@ from typing import Any, Final
 
 import asyncpg
 
+from gateway.db.analytics import heatmap
 from gateway.db.database import Database, is_transient
 from gateway.ingest.rows import (
     CUSTOMER_TABLES,
     IDENTITY_EVENTS,
     Row,
     Table,
+    latest_occupancy,
     latest_status,
     merge_tracks,
     row_for,
 )
 from trinetra.events.schema import (
+    AlertRaisedEvent,
+    AlertResolvedEvent,
     CameraStatusEvent,
     Event,
+    HeatmapGridEvent,
     TrackEndedEvent,
     TrackStartedEvent,
     TrackUpdatedEvent,
+    ZoneOccupancyEvent,
 )
+from trinetra.logs import log_context, trace_fields
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +127,31 @@ ON CONFLICT (store_id, camera_id) DO UPDATE SET
 WHERE c.status_at IS NULL OR c.status_at <= EXCLUDED.status_at
 """
 
+_UPSERT_OCCUPANCY: Final = """
+INSERT INTO zone_occupancy_current AS z (store_id, camera_id, zone_id, count, capacity, at,
+    event_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+ON CONFLICT (store_id, camera_id, zone_id) DO UPDATE SET
+    count = EXCLUDED.count, capacity = EXCLUDED.capacity, at = EXCLUDED.at,
+    event_id = EXCLUDED.event_id
+WHERE z.at <= EXCLUDED.at
+"""
+
+# Close the named alerts that have a stored resolution (the earliest, if several).
+_CLOSE_ALERTS: Final = """
+UPDATE alerts AS a SET
+    resolved_at = r.occurred_at,
+    resolved_event_id = r.event_id,
+    resolve_reason = r.reason
+FROM (
+    SELECT DISTINCT ON (raised_event_id) raised_event_id, occurred_at, event_id, reason
+    FROM alert_resolutions
+    WHERE raised_event_id = ANY($1::uuid[])
+    ORDER BY raised_event_id, occurred_at, event_id
+) AS r
+WHERE a.event_id = r.raised_event_id AND a.resolved_at IS NULL
+"""
+
 _REJECT: Final = """
 INSERT INTO rejected_events (stream, stream_seq, subject, error, payload)
 VALUES ($1, $2, $3, $4, $5)
@@ -174,17 +214,19 @@ class BatchWriter:
     async def _write_one_by_one(self, items: Sequence[Received]) -> WriteResult:
         total = WriteResult()
         for item in items:
-            try:
-                async with self._db.connection() as conn, conn.transaction():
-                    total.add(await self._write(conn, [item]))
-            except Exception as exc:
-                if is_transient(exc):
-                    raise
-                refused = Received(
-                    item.stream_seq, item.subject, item.payload, None, f"database: {exc}"
-                )
-                async with self._db.connection() as conn, conn.transaction():
-                    total.add(await self._write(conn, [refused]))
+            # One event at a time: what is logged here is about this event.
+            with log_context(**trace_fields(item.event)):
+                try:
+                    async with self._db.connection() as conn, conn.transaction():
+                        total.add(await self._write(conn, [item]))
+                except Exception as exc:
+                    if is_transient(exc):
+                        raise
+                    refused = Received(
+                        item.stream_seq, item.subject, item.payload, None, f"database: {exc}"
+                    )
+                    async with self._db.connection() as conn, conn.transaction():
+                        total.add(await self._write(conn, [refused]))
         return total
 
     async def _write(self, conn: asyncpg.Connection, items: Sequence[Received]) -> WriteResult:
@@ -200,7 +242,13 @@ class BatchWriter:
         new_events: list[Event] = []
         for table, entries in by_table.items():
             new_ids = await self._insert(conn, table, [row for row, _ in entries])
-            new_events.extend(e for _, e in entries if e.event_id in new_ids)
+            # A batch may hold two copies of one event (a redelivery next to the
+            # original): one row was inserted, so one copy is new.
+            fresh = set(new_ids)
+            for _, event in entries:
+                if event.event_id in fresh:
+                    fresh.discard(event.event_id)
+                    new_events.append(event)
             result.stored += len(new_ids)
             result.duplicates += len(entries) - len(new_ids)
         await self._derive(conn, new_events)
@@ -252,5 +300,49 @@ class BatchWriter:
                         e.reconnect_attempt,
                     )
                     for e in latest_status(statuses)
+                ],
+            )
+        alert_ids = [
+            e.event_id if isinstance(e, AlertRaisedEvent) else e.raised_event_id
+            for e in new_events
+            if isinstance(e, AlertRaisedEvent | AlertResolvedEvent)
+        ]
+        if alert_ids:
+            await conn.execute(_CLOSE_ALERTS, alert_ids)
+        occupancy = [e for e in new_events if isinstance(e, ZoneOccupancyEvent)]
+        if occupancy:
+            await conn.executemany(
+                _UPSERT_OCCUPANCY,
+                [
+                    (
+                        e.store_id,
+                        e.camera_id,
+                        e.zone_id,
+                        e.count,
+                        e.capacity,
+                        e.occurred_at,
+                        e.event_id,
+                    )
+                    for e in latest_occupancy(occupancy)
+                ],
+            )
+        grids = [e for e in new_events if isinstance(e, HeatmapGridEvent)]
+        if grids:
+            await heatmap.add_grids(
+                conn,
+                [
+                    heatmap.Grid(
+                        e.store_id,
+                        e.camera_id,
+                        e.minute_start,
+                        e.cols,
+                        e.rows,
+                        e.samples,
+                        e.person_seconds,
+                        e.flow_dx,
+                        e.flow_dy,
+                        e.flow_samples,
+                    )
+                    for e in grids
                 ],
             )

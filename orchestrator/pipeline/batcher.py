@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from orchestrator.cameras.frame import Frame
 from orchestrator.metrics import OrchestratorMetrics
@@ -22,6 +23,9 @@ log = logging.getLogger(__name__)
 class _Job:
     frame: Frame
     result: asyncio.Future[FrameAnalysis]
+    # The submitter's context (its log_context: store, camera, frame), in which the
+    # frame's inference runs, so that its log lines name the frame.
+    context: contextvars.Context = field(default_factory=contextvars.copy_context)
 
 
 class MicroBatcher:
@@ -87,7 +91,7 @@ class MicroBatcher:
             for job in batch:
                 await self._slots.acquire()
                 self._in_flight += 1
-                task = asyncio.create_task(self._run(job))
+                task = asyncio.create_task(self._run(job), context=job.context)
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
 

@@ -25,8 +25,8 @@ import itertools
 import json
 import logging
 from collections import deque
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Literal
 
@@ -40,6 +40,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from trinetra.events.connection import NatsConnection
 from trinetra.events.schema import Event, encode, subject_for
 from trinetra.events.streams import DEFAULT_STREAMS, StreamSpec, ensure_streams
+from trinetra.logs import current_log_context, log_context, trace_fields
 from trinetra.retry import Backoff
 
 log = logging.getLogger(__name__)
@@ -109,6 +110,9 @@ class _Outgoing:
     payload: bytes
     msg_id: str
     kind: str
+    # The publisher's log_context and the event's own ids, for the lines logged about
+    # this event later, from the drain task.
+    trace: Mapping[str, object] = field(default_factory=dict)
 
 
 Outcome = Literal["stored", "duplicate", "no_stream", "unavailable", "rejected", "bad_ack"]
@@ -226,7 +230,8 @@ class EventPublisher:
 
     def publish(self, event: Event) -> None:
         """Queue an event; returns at once and never raises for NATS problems."""
-        item = _Outgoing(subject_for(event), encode(event), str(event.event_id), event.kind)
+        trace = {**current_log_context(), **trace_fields(event)}
+        item = _Outgoing(subject_for(event), encode(event), str(event.event_id), event.kind, trace)
         if self._closed:
             self.metrics.dropped.labels(item.kind, "closed").inc()
             return
@@ -407,15 +412,19 @@ class EventPublisher:
                     # Connection went away (closed, reconnect buffer full): this and the
                     # rest of the window wait for the next attempt.
                     inbox.forget(reply)
-                    log.debug("publish failed", extra={"subject": item.subject, "error": repr(exc)})
+                    with log_context(**item.trace):
+                        log.debug(
+                            "publish failed", extra={"subject": item.subject, "error": repr(exc)}
+                        )
                     self.metrics.publish_errors.labels("connection").inc()
                     break
                 sent.append((index, item, reply, future))
             if sent:
                 await asyncio.wait([f for *_, f in sent], timeout=self._ack_timeout_s)
             for index, item, _, future in sent:
-                if not self._settle(item, future):
-                    finished.add(index)
+                with log_context(**item.trace):
+                    if not self._settle(item, future):
+                        finished.add(index)
         finally:
             for _, _, reply, future in sent:
                 inbox.forget(reply)
