@@ -48,13 +48,7 @@ import numpy as np
 if __package__ in (None, ""):  # run as a script: make `analytics` and `orchestrator` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from analytics.config import (
-    EngineSettings,
-    LineDefinition,
-    StoreAnalyticsConfig,
-    ZoneDefinition,
-    ZoneKind,
-)
+from analytics.config import EngineSettings
 from analytics.engine.engine import StoreAnalytics
 from analytics.engine.events import EngineEvent, LineCrossed, ZoneExited
 from analytics.engine.geometry import segment_crossing_param, segment_side
@@ -62,6 +56,12 @@ from analytics.engine.observations import TrackBox, TrackedFrame
 from analytics.groundtruth import REPLAY_START, GroundTruthSequence, load_mot, replay
 from orchestrator.tracking import ByteTracker, TrackerConfig
 from perf.synthetic_scenes import DetectorNoise, Frame, Person, random_people, render
+from trinetra.config.analytics import (
+    LineDefinition,
+    StoreAnalyticsConfig,
+    ZoneDefinition,
+    ZoneKind,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 MEDIA = ROOT / ".cache" / "media"

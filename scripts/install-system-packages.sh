@@ -25,6 +25,12 @@ PACKAGES=(
     prometheus                  # the server and promtool: alert rule tests (tests/deploy/)
     prometheus-alertmanager     # Alertmanager and amtool: the webhook route's test
 )
+# npm installs the dashboard's pinned chart library (gateway/dashboard/package.json).
+# Machines whose Node.js already brings npm (e.g. NodeSource builds) keep theirs: Debian's
+# npm package would conflict with it.
+if ! command -v npm >/dev/null 2>&1; then
+    PACKAGES+=(npm)
+fi
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do

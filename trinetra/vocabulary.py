@@ -29,6 +29,18 @@ class EventKind(StrEnum):
     IDENTITY_WITHDRAWN = "identity.withdrawn"
     ALERT_FALSE_MERGE = "alert.false_merge"
     ALERT_IDENTITY_DRIFT = "alert.identity_drift"
+    ALERT_RAISED = "alert.raised"
+    ALERT_RESOLVED = "alert.resolved"
+    ZONE_ENTERED = "zone.entered"
+    ZONE_EXITED = "zone.exited"
+    ZONE_DWELL_EXCEEDED = "zone.dwell_exceeded"
+    ZONE_OCCUPANCY = "zone.occupancy"
+    AREA_OCCUPANCY = "area.occupancy"
+    LINE_CROSSED = "line.crossed"
+    QUEUE_SNAPSHOT = "queue.snapshot"
+    QUEUE_ABANDONED = "queue.abandoned"
+    HEATMAP_GRID = "heatmap.grid"
+    VISIT_ENDED = "visit.ended"
 
 
 class TrackEventKind(StrEnum):

@@ -31,12 +31,7 @@ import math
 from collections.abc import Sequence
 from datetime import datetime
 
-from analytics.config import (
-    SERVICE_KINDS,
-    EngineSettings,
-    StoreAnalyticsConfig,
-    ZoneKind,
-)
+from analytics.config import EngineSettings
 from analytics.engine.events import (
     AreaOccupancyChanged,
     EngineEvent,
@@ -55,6 +50,7 @@ from analytics.engine.observations import TrackedFrame
 from analytics.engine.queues import QueueInfo, QueueMonitor
 from analytics.engine.visits import VisitTracker
 from analytics.engine.zones import TrackZones, ZoneInfo, ZoneMembership, to_datetime
+from trinetra.config.analytics import SERVICE_KINDS, StoreAnalyticsConfig, ZoneKind
 
 SNAPSHOT_FORMAT = 1
 _TICK_S = 1.0

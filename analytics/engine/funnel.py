@@ -20,8 +20,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from analytics.config import FunnelDefinition, FunnelStage, StoreEntryStage, ZoneStage
 from analytics.engine.events import VisitRecord
+from trinetra.config.analytics import FunnelDefinition, FunnelStage, StoreEntryStage, ZoneStage
 
 
 def _stage_time(stage: FunnelStage, visit: VisitRecord, after: datetime | None) -> datetime | None:

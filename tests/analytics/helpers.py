@@ -6,12 +6,12 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from analytics.config import (
+from analytics.engine.observations import TrackBox, TrackedFrame
+from trinetra.config.analytics import (
     LineDefinition,
     StoreAnalyticsConfig,
     ZoneDefinition,
 )
-from analytics.engine.observations import TrackBox, TrackedFrame
 
 T0 = datetime(2026, 1, 5, 10, 0, 0, tzinfo=UTC)
 CAM = "cam-1"

@@ -7,8 +7,9 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from analytics.config import (
-    EngineSettings,
+from analytics.config import EngineSettings
+from tests.analytics.helpers import line, square, zone
+from trinetra.config.analytics import (
     FunnelDefinition,
     LineDefinition,
     StoreAnalyticsConfig,
@@ -16,7 +17,6 @@ from analytics.config import (
     ZoneKind,
     ZoneStage,
 )
-from tests.analytics.helpers import line, square, zone
 
 
 def _zone(**overrides: Any) -> dict[str, Any]:

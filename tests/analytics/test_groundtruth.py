@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from analytics.config import StoreAnalyticsConfig
 from analytics.engine.engine import StoreAnalytics
 from analytics.engine.events import ZoneExited
 from analytics.groundtruth import REPLAY_START, load_mot, parse_mot, replay, to_sequence
 from tests.analytics.helpers import square, zone
 from tests.support.media import media_path
+from trinetra.config.analytics import StoreAnalyticsConfig
 
 
 def test_parse_mot_rows() -> None:

@@ -32,6 +32,7 @@ from trinetra.events.schema import (
 from trinetra.events.streams import (
     ALERTS_STREAM,
     ALL_STREAMS,
+    ANALYTICS_STREAM,
     DEFAULT_STREAMS,
     IDENTITY_STREAM,
     IDENTITY_STREAMS,
@@ -85,7 +86,7 @@ def test_event_details() -> None:
 
 def test_stream_sets() -> None:
     assert [s.name for s in IDENTITY_STREAMS] == ["IDENTITY", "ALERTS"]
-    assert (*DEFAULT_STREAMS, IDENTITY_STREAM, ALERTS_STREAM) == ALL_STREAMS
+    assert (*DEFAULT_STREAMS, IDENTITY_STREAM, ALERTS_STREAM, ANALYTICS_STREAM) == ALL_STREAMS
     assert len({s.name for s in ALL_STREAMS}) == len(ALL_STREAMS)
 
 

@@ -381,10 +381,12 @@ class TrackEndedEvent(_TrackEventBase):
         allow_inf_nan=False,
         description="Length of the full path in normalized units (before downsampling).",
     )
-    end_reason: Literal["lost", "camera_stopped", "shutdown"] = Field(
+    end_reason: Literal["lost", "camera_stopped", "shutdown", "node_restart"] = Field(
         default="lost",
         description="lost: not matched for the tracker's buffer; camera_stopped / shutdown: "
-        "closed early, the person may still have been there.",
+        "closed early, the person may still have been there; node_restart: the store node "
+        "died with the track open, and its restart closed it (last_seen_at is the last "
+        "sighting that reached the bus).",
     )
 
     @model_validator(mode="after")

@@ -8,9 +8,14 @@ dropped by the server; it must cover the publisher's longest retry, so it is min
 
 IDENTITY (`trinetra.*.*.identity`) and ALERTS (`trinetra.*.*.alerts`, per camera like every
 other family, since every event names its camera) are defined below but are not in
-`DEFAULT_STREAMS`: only the identity service publishes them, and it ensures
-`IDENTITY_STREAMS` itself (`EventPublisher(streams=IDENTITY_STREAMS)`); `ALL_STREAMS` is
-every stream, for deployment tooling.
+`DEFAULT_STREAMS`: the identity service publishes them and ensures `IDENTITY_STREAMS`
+itself (`EventPublisher(streams=IDENTITY_STREAMS)`); the analytics service's alert rules
+publish to ALERTS too, with the same spec. `ALL_STREAMS` is every stream, for deployment
+tooling.
+
+ANALYTICS (`trinetra.*.*.analytics`, `_store` as the camera token for store-level events)
+is likewise published by one application only, the analytics service, which ensures
+`ANALYTICS_STREAMS` itself; consumers (the gateway's ingest) bind to it by name.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from nats.js.errors import BadRequestError
 
 from trinetra.events.schema import (
     ALERTS_SUBJECTS,
+    ANALYTICS_SUBJECTS,
     DETECTIONS_SUBJECTS,
     IDENTITY_SUBJECTS,
     STATUS_SUBJECTS,
@@ -137,7 +143,7 @@ IDENTITY_STREAM: Final = StreamSpec(
 ALERTS_STREAM: Final = StreamSpec(
     name="ALERTS",
     subjects=(ALERTS_SUBJECTS,),
-    description="Alerts (false merges, identity drift), one subject per camera.",
+    description="Alerts (false merges, identity drift, analytics rules), one subject per camera.",
     max_age_s=90 * DAY,
     max_bytes=256 * MiB,
     max_msg_size=64 * 1024,
@@ -145,7 +151,24 @@ ALERTS_STREAM: Final = StreamSpec(
 )
 
 IDENTITY_STREAMS: Final = (IDENTITY_STREAM, ALERTS_STREAM)
-ALL_STREAMS: Final = (*DEFAULT_STREAMS, *IDENTITY_STREAMS)
+
+# Analytics events are small except heatmap grids (~25 KB per camera-minute, most of the
+# bytes: 64 cameras are ~2.3 GB/day), and the database is their long-term home, so a week
+# covers an ingest outage. The duplicate window covers a restarted analytics service
+# re-emitting what it published after its last checkpoint (seconds to minutes later);
+# a replay later than that is deduplicated by event id in the database.
+ANALYTICS_STREAM: Final = StreamSpec(
+    name="ANALYTICS",
+    subjects=(ANALYTICS_SUBJECTS,),
+    description="Zone, line, queue, heatmap and visit analytics, one subject per camera.",
+    max_age_s=7 * DAY,
+    max_bytes=8 * GiB,
+    max_msg_size=1 * MiB,
+    duplicate_window_s=15 * MINUTE,
+)
+
+ANALYTICS_STREAMS: Final = (ANALYTICS_STREAM,)
+ALL_STREAMS: Final = (*DEFAULT_STREAMS, *IDENTITY_STREAMS, *ANALYTICS_STREAMS)
 
 
 async def ensure_stream(js: JetStreamContext, spec: StreamSpec) -> StreamInfo:

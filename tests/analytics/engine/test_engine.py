@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from analytics.config import EngineSettings, StoreAnalyticsConfig
+from analytics.config import EngineSettings
 from analytics.engine.engine import CameraAnalytics, StoreAnalytics
 from analytics.engine.events import (
     DwellThresholdExceeded,
@@ -30,6 +30,7 @@ from tests.analytics.helpers import (
     square,
     zone,
 )
+from trinetra.config.analytics import StoreAnalyticsConfig
 
 FUNNEL = {
     "id": "f",

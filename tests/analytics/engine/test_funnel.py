@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from analytics.config import FunnelDefinition
 from analytics.engine.events import StayRecord, VisitRecord
 from analytics.engine.funnel import evaluate, stage_times, stages_reached
 from tests.analytics.helpers import at
+from trinetra.config.analytics import FunnelDefinition
 
 FUNNEL = FunnelDefinition.model_validate(
     {

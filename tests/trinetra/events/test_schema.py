@@ -13,18 +13,34 @@ import pytest
 from pydantic import ValidationError
 
 from trinetra.events.schema import (
+    ANALYTICS_EVENT_TYPES,
+    ANALYTICS_SUBJECTS,
     MAX_PATH_POINTS,
+    STORE_CAMERA_ID,
+    AreaDwell,
+    AreaOccupancyEvent,
     BoundingBox,
     CameraStatusEvent,
     DetectedPerson,
     DetectionsEvent,
     Event,
+    HeatmapGridEvent,
+    LineCrossedEvent,
     PathPoint,
+    QueueAbandonedEvent,
+    QueueSnapshotEvent,
     SchemaError,
     TrackEndedEvent,
     TrackStartedEvent,
     TrackUpdatedEvent,
     UnsupportedSchemaVersionError,
+    VisitEndedEvent,
+    VisitStay,
+    ZoneDwellExceededEvent,
+    ZoneEnteredEvent,
+    ZoneExitedEvent,
+    ZoneOccupancyEvent,
+    analytics_subject,
     decode,
     detections_subject,
     encode,
@@ -331,3 +347,196 @@ def test_detections_from_pipeline_output() -> None:
     # Boxes poking out of the frame are clipped, not rejected.
     assert (second.box.y1, second.box.x2) == (0.0, 1.0)
     assert decode(encode(event)) == event
+
+
+def test_detections_carry_the_track_uid_when_given() -> None:
+    persons = _Persons(
+        xyxy=np.array([[64, 48, 320, 480], [600, 10, 700, 100]], np.float32),
+        confidence=np.array([0.9, 0.55], np.float32),
+        tracker_id=np.array([3, 4], np.int64),
+    )
+    analysis = _Analysis(640, 480, persons, faces=[])
+    uid = _uid(3)
+    event = DetectionsEvent.from_analysis(
+        analysis,
+        camera_id=CAMERA,
+        store_id=STORE,
+        frame_seq=5,
+        occurred_at=T0,
+        track_uids={3: str(uid)},
+    )
+    assert [p.track_uid for p in event.persons] == [uid, None]
+    assert decode(encode(event)) == event
+    # Without the mapping (an older producer) the field is simply absent.
+    plain = DetectionsEvent.from_analysis(
+        analysis, camera_id=CAMERA, store_id=STORE, frame_seq=5, occurred_at=T0
+    )
+    assert [p.track_uid for p in plain.persons] == [None, None]
+
+
+# --- analytics ------------------------------------------------------------------------
+
+
+def analytics_kinds(config_version: int = 3) -> list[Event]:
+    """One event of every analytics kind."""
+    common: dict[str, Any] = {
+        "camera_id": CAMERA,
+        "store_id": STORE,
+        "occurred_at": T0 + timedelta(seconds=30),
+        "config_version": config_version,
+    }
+    track: dict[str, Any] = {**common, "track_id": 7, "track_uid": _uid()}
+    entered = T0 + timedelta(seconds=2)
+    cells = 2 * 3
+    return [
+        ZoneEnteredEvent(**track, zone_id="shoes", entered_at=entered),
+        ZoneExitedEvent(
+            **track,
+            zone_id="shoes",
+            entered_at=entered,
+            exited_at=T0 + timedelta(seconds=29.5),
+            dwell_s=27.5,
+            reason="exited",
+        ),
+        ZoneDwellExceededEvent(
+            **track, zone_id="shoes", entered_at=entered, dwell_s=20.0, threshold_s=20.0
+        ),
+        ZoneOccupancyEvent(
+            **common, zone_id="shoes", count=3, previous=2, capacity=2, over_capacity=True
+        ),
+        AreaOccupancyEvent(
+            **(common | {"camera_id": STORE_CAMERA_ID}), area="front", count=1, previous=0
+        ),
+        LineCrossedEvent(
+            **track,
+            line_id="door",
+            direction="in",
+            crossed_at=T0 + timedelta(seconds=29.95),
+            counts_store_entry=True,
+        ),
+        QueueSnapshotEvent(
+            **common,
+            zone_id="till-queue",
+            length=4,
+            median_service_s=45.0,
+            estimated_wait_s=180.0,
+            observed_wait_s=None,
+            served=3,
+            abandoned=1,
+            over_wait_threshold=True,
+        ),
+        QueueAbandonedEvent(
+            **track, zone_id="till-queue", left_at=T0 + timedelta(seconds=9), waited_s=7.0
+        ),
+        HeatmapGridEvent(
+            **common,
+            minute_start=T0.replace(second=0, microsecond=0),
+            cols=3,
+            rows=2,
+            samples=(0, 1, 2, 0, 0, 5),
+            person_seconds=(0.0, 0.1, 0.2, 0.0, 0.0, 0.5),
+            flow_dx=(0.0, 0.01, -0.02, 0.0, 0.0, 0.0),
+            flow_dy=(0.0,) * cells,
+            flow_samples=(0, 1, 1, 0, 0, 4),
+        ),
+        VisitEndedEvent(
+            **common,
+            visit_id=f"{CAMERA}/7",
+            ordinal=1,
+            linked=False,
+            camera_ids=(CAMERA,),
+            track_uids=(_uid(),),
+            started_at=T0,
+            entered_at=T0 + timedelta(seconds=1),
+            ended_at=T0 + timedelta(seconds=30),
+            end_reason="track_ended",
+            duration_s=29.0,
+            path=("shoes",),
+            stays=(
+                VisitStay(
+                    camera_id=CAMERA,
+                    zone_id="shoes",
+                    zone_kind="area",
+                    area="shoes",
+                    entered_at=entered,
+                    exited_at=T0 + timedelta(seconds=29.5),
+                    dwell_s=27.5,
+                ),
+            ),
+            area_dwell=(AreaDwell(area="shoes", dwell_s=27.5),),
+            funnel_stages={"buy": 2},
+        ),
+    ]
+
+
+def test_the_analytics_examples_cover_every_analytics_kind() -> None:
+    kinds = [e.kind for e in analytics_kinds()]
+    assert kinds == [t.model_fields["kind"].default for t in ANALYTICS_EVENT_TYPES]
+    assert len(set(kinds)) == len(kinds)
+
+
+@pytest.mark.parametrize("event", analytics_kinds(), ids=lambda e: e.kind)
+def test_every_analytics_kind_round_trips(event: Event) -> None:
+    payload = encode(event)
+    decoded = decode(payload)
+    assert type(decoded) is type(event)
+    assert decoded == event
+    assert json.loads(payload)["config_version"] == 3
+
+
+def test_analytics_event_ids_are_deterministic() -> None:
+    # A replay builds every event again (new published_at): the same ids.
+    first, again = analytics_kinds(), analytics_kinds()
+    assert [e.event_id for e in first] == [e.event_id for e in again]
+    assert len({e.event_id for e in first}) == len(first)
+    # Track events are the same fact under any configuration version (a replay after a
+    # change dedupes against the original); counts name their version, because a
+    # configuration change can move them again at the same frame time.
+    versioned = (ZoneOccupancyEvent, AreaOccupancyEvent, QueueSnapshotEvent)
+    for a, b in zip(first, analytics_kinds(4), strict=True):
+        assert (a.event_id != b.event_id) == isinstance(a, versioned), a.kind
+    occupancy = first[3]
+    assert isinstance(occupancy, ZoneOccupancyEvent)
+    # Two changes of one zone at the same frame time (a configuration change right after
+    # a frame) are two events.
+    back = ZoneOccupancyEvent.model_validate(
+        occupancy.model_dump(exclude={"event_id"}) | {"count": 2, "previous": 3}
+    )
+    assert back.event_id != occupancy.event_id
+    crossed = first[5]
+    assert isinstance(crossed, LineCrossedEvent)
+    out = LineCrossedEvent.model_validate(
+        crossed.model_dump(exclude={"event_id"}) | {"direction": "out"}
+    )
+    assert out.event_id != crossed.event_id
+
+
+def test_analytics_subjects() -> None:
+    events = analytics_kinds()
+    area = next(e for e in events if isinstance(e, AreaOccupancyEvent))
+    for event in events:
+        expected = analytics_subject(STORE, event.camera_id)
+        assert subject_for(event) == expected
+    assert subject_for(events[0]) == "trinetra.blr-01.cam_entrance.analytics"
+    assert subject_for(area) == "trinetra.blr-01._store.analytics"
+    assert ANALYTICS_SUBJECTS == "trinetra.*.*.analytics"
+
+
+def test_analytics_durations_are_rounded_to_milliseconds() -> None:
+    exited = analytics_kinds()[1]
+    body = exited.model_dump(exclude={"event_id"}) | {"dwell_s": 27.123456789}
+    assert ZoneExitedEvent.model_validate(body).dwell_s == 27.123
+    with pytest.raises(ValidationError):
+        ZoneExitedEvent.model_validate(body | {"dwell_s": -1.0})
+    with pytest.raises(ValidationError):
+        ZoneExitedEvent.model_validate(body | {"reason": "vanished"})
+
+
+def test_heatmap_arrays_must_match_the_grid() -> None:
+    grid = analytics_kinds()[8]
+    body = grid.model_dump(exclude={"event_id"}) | {"samples": (1, 2, 3)}
+    with pytest.raises(ValidationError, match="samples must have cols x rows = 6"):
+        HeatmapGridEvent.model_validate(body)
+    too_big = body | {"cols": 1024, "rows": 1024}
+    with pytest.raises(ValidationError, match="at most"):
+        HeatmapGridEvent.model_validate(too_big)
