@@ -1,7 +1,8 @@
 """`make demo`: the whole system on one machine, every part in its embedded form.
 
 Starts Triton (CPU profile), NATS JetStream, PostgreSQL, a sample RTSP camera playing
-vtest.avi, the identity service (Qdrant local mode), a store node and the gateway, shows
+vtest.avi, the analytics service (zones and lines of devservices/analytics.demo.yaml), the
+identity service (Qdrant local mode), a store node and the gateway, shows
 progress while it starts, then prints the dashboard URL. Ctrl-C stops everything.
 
     .venv/bin/python -m devservices.demo [--port 8080] [--seconds N]
@@ -23,6 +24,8 @@ from typing import TypeVar
 import httpx
 import uvicorn
 
+from analytics.service import AnalyticsService
+from analytics.settings import AnalyticsSettings
 from devservices.nats import NatsServer
 from devservices.paths import REPO_ROOT
 from devservices.ports import free_port
@@ -36,14 +39,19 @@ from identity.config import AuditConfig, GalleryConfig, IdentityConfig, ServiceC
 from identity.service import IdentityService
 from orchestrator.config.node import NodeSettings
 from orchestrator.node import StoreNode
+from trinetra.config.analytics import StoreAnalyticsConfig
 from trinetra.config.camera import CameraConfig
 from trinetra.events.connection import NatsConnection
 from trinetra.inference import TritonSettings, VisionClient
 from trinetra.logs import configure_logging
+from trinetra.settings import load_yaml
 
 STORE = "demo-store"
 WORKDIR = REPO_ROOT / ".cache" / "demo"
 SAMPLE_VIDEO = REPO_ROOT / ".cache" / "media" / "vtest.avi"
+# The sample camera's entrance line, two area zones and a queue zone: seeds the store's
+# configuration when NATS has none (the gateway imports it, the dashboard edits it).
+ANALYTICS_CONFIG = REPO_ROOT / "devservices" / "analytics.demo.yaml"
 T = TypeVar("T")
 
 
@@ -84,12 +92,30 @@ async def wait_ready(base: str, timeout_s: float = 60) -> None:
     raise RuntimeError("the gateway did not become ready")
 
 
+async def wait_analytics_config(service: AnalyticsService, timeout_s: float = 30) -> None:
+    deadline = time.monotonic() + timeout_s
+    while service.processor is None:  # its configuration read (or seeded) from NATS KV
+        if time.monotonic() > deadline:
+            raise RuntimeError("the analytics service found no configuration")
+        await asyncio.sleep(0.1)
+
+
 async def run(
     args: argparse.Namespace, triton: LocalTriton, nats_url: str, db_url: str, camera_url: str
 ) -> None:
     secret = secrets.token_urlsafe(32)
     triton_settings = TritonSettings(url=triton.grpc_url, call_timeout_s=60)
     node_port = free_port()  # known before the node starts: the gateway relays live views to it
+    # Before the gateway, so the configuration it imports at start is already seeded.
+    analytics = AnalyticsService(
+        AnalyticsSettings(
+            store_id=STORE, nats_url=nats_url, health_port=0, log_json=False, log_level="WARNING"
+        ),
+        seed=load_yaml(ANALYTICS_CONFIG, StoreAnalyticsConfig, what="analytics config"),
+    )
+    await analytics.start()
+    await wait_analytics_config(analytics)
+    step("analytics service running (zones and lines: devservices/analytics.demo.yaml)")
     gateway_settings = GatewaySettings(
         store_id=STORE,
         database_url=db_url,
@@ -169,6 +195,7 @@ async def run(
     print(f"\nstopping: {analysed} frames analysed", flush=True)
     await identity.close()
     await connection.close()
+    await analytics.stop()
     await vision.close()
     server.should_exit = True
     await gateway_task
@@ -189,7 +216,7 @@ def main() -> int:
         nats_server = NatsServer(WORKDIR / "nats")
         timed("NATS JetStream", nats_server.start)
         stack.callback(nats_server.stop)
-        postgres = LocalPostgres(base_dir=None)
+        postgres = LocalPostgres(base_dir=None, throwaway=False)  # acked events must be on disk
         timed("PostgreSQL (embedded; TimescaleDB in production)", postgres.start)
         stack.callback(postgres.cleanup)
         camera = RtspServer(Path(SAMPLE_VIDEO))

@@ -2,8 +2,8 @@
 binaries) as a child process on a loopback port, restartable on the same port with the same
 data directory.
 
-Used by the tests and the benchmarks; production points TRINETRA_DATABASE_URL at its
-TimescaleDB. PostgreSQL refuses to run as root, so as root the server runs as an
+Used by the demo, the tests and the benchmarks; production points TRINETRA_DATABASE_URL
+at its TimescaleDB. PostgreSQL refuses to run as root, so as root the server runs as an
 unprivileged OS user (created on first use, as the package itself does) and the data
 directory lives in its own folder under the system temp dir, which that user can reach.
 """
@@ -61,8 +61,14 @@ class LocalPostgres(ProcessService):
     `base_dir` when given) that `close()` removes; the data directory is initialized on
     the first start and kept across restarts.
 
-    `durable=False` (tests) turns fsync off: a crashed test machine loses nothing worth
-    keeping, and every commit is ~free. Benchmarks keep the default, durable settings.
+    Durable by default, as everything the project ships (the demo, benchmarks): fsync,
+    synchronous_commit and full_page_writes on, set on the command line so no config file
+    can turn them off. The gateway acks an event once its commit returns, and JetStream
+    never redelivers an acked event, so a commit that a crash can undo loses it for good.
+
+    `throwaway=True` is for test databases whose loss costs nothing: fsync,
+    synchronous_commit and full_page_writes off, so a commit is ~free but a crash of the
+    server (not only of the machine) may lose the last ones.
     """
 
     name = "postgres"
@@ -75,14 +81,14 @@ class LocalPostgres(ProcessService):
         self,
         *,
         port: int | None = None,
-        durable: bool = False,
+        throwaway: bool = False,
         base_dir: Path | None = None,
         log_path: Path | None = None,
     ) -> None:
         self.bin_dir = postgres_bin_dir()
         self.port = port if port is not None else free_port()
         super().__init__(port=self.port, log_path=log_path)
-        self.durable = durable
+        self.throwaway = throwaway
         self.user = _run_as()
         self.root = self._own(Path(tempfile.mkdtemp(prefix="trinetra-pg-", dir=base_dir)))
         self.data_dir = self.root / "data"
@@ -121,7 +127,7 @@ class LocalPostgres(ProcessService):
                 "--auth=trust",
                 "--encoding=UTF8",
                 "--no-instructions",
-                *([] if self.durable else ["--no-sync"]),
+                *(["--no-sync"] if self.throwaway else []),
             ]
         )
         self._setup_step(["mkdir", "-p", str(self.socket_dir)])
@@ -141,8 +147,12 @@ class LocalPostgres(ProcessService):
             "max_connections": "100",
             "shared_buffers": "128MB",
         }
-        if not self.durable:
-            settings |= {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
+        durability = "off" if self.throwaway else "on"
+        settings |= {
+            "fsync": durability,
+            "synchronous_commit": durability,
+            "full_page_writes": durability,
+        }
         args = [str(self.bin_dir / "postgres"), "-D", str(self.data_dir)]
         for key, value in settings.items():
             args += ["-c", f"{key}={value}"]
@@ -155,7 +165,13 @@ class LocalPostgres(ProcessService):
         with contextlib.suppress(OSError):
             lines = (self.data_dir / "postmaster.pid").read_text().splitlines()
             # The 8th line of postmaster.pid turns "ready" once connections are accepted.
-            return len(lines) >= 8 and lines[7].strip() == "ready"
+            # The 1st is the postmaster's pid: after a crash (kill -9) the dead server's
+            # file still says "ready" until the new one replaces it.
+            return (
+                len(lines) >= 8
+                and lines[0].strip() == str(self.pid)
+                and lines[7].strip() == "ready"
+            )
         return False
 
     def cleanup(self) -> None:

@@ -1,9 +1,12 @@
-"""Tracker checkpoints in a NATS KV bucket, so a restarted orchestrator can resume tracks.
+"""Tracker checkpoints in a NATS KV bucket, so a restarted store node knows which tracks
+the previous run left open (orchestrator/tracking/restart.py ends them).
 
 One key per camera holds the latest JSON state (history 1: only the newest matters), in
-the file store, with a TTL so a checkpoint from long ago is never resumed. NATS being
-down must not stop tracking: `save` logs, counts and returns False; `load` returns None,
-which the caller treats as a cold start.
+the file store. No TTL by default: a checkpoint that expired while the node was down would
+leave its tracks open for good. NATS being down must not stop tracking: `save` logs,
+counts and returns False; `load` returns None, and `read` raises
+`CheckpointUnavailableError` for a caller that must tell "no checkpoint" from "cannot
+know yet".
 """
 
 from __future__ import annotations
@@ -28,6 +31,10 @@ log = logging.getLogger(__name__)
 
 DEFAULT_BUCKET: Final = "TRACKER_STATE"
 _FORMAT_VERSION: Final = 1
+
+
+class CheckpointUnavailableError(RuntimeError):
+    """NATS could not be asked (down, or the bucket would not open or answer)."""
 
 
 class CheckpointMetrics:
@@ -61,13 +68,13 @@ class CheckpointStore:
         connection: NatsConnection,
         *,
         bucket: str = DEFAULT_BUCKET,
-        ttl_s: float = 300.0,
+        ttl_s: float | None = None,
         max_value_bytes: int = 4 * 1024 * 1024,
         timeout_s: float = 2.0,
         metrics: CheckpointMetrics | None = None,
     ) -> None:
-        """`ttl_s`: how long the server keeps a checkpoint after its last save; an older
-        one describes people who have long left, so it is not worth resuming."""
+        """`ttl_s`: how long the server keeps a checkpoint after its last save (None:
+        until deleted). An existing bucket keeps the TTL it was created with."""
         self._conn = connection
         self._bucket = bucket
         self._ttl_s = ttl_s
@@ -101,10 +108,17 @@ class CheckpointStore:
     async def load(self, key: str, *, max_age_s: float | None = None) -> dict[str, Any] | None:
         """The latest checkpoint for `key`, or None if there is none, it is older than
         `max_age_s`, it is unreadable, or NATS is unreachable."""
+        try:
+            return await self.read(key, max_age_s=max_age_s)
+        except CheckpointUnavailableError:
+            return None
+
+    async def read(self, key: str, *, max_age_s: float | None = None) -> dict[str, Any] | None:
+        """As `load`, but raises `CheckpointUnavailableError` when NATS cannot be asked."""
         kv = await self._bucket_or_none()
         if kv is None:
             self.metrics.loads.labels("error").inc()
-            return None
+            raise CheckpointUnavailableError(f"checkpoint bucket {self._bucket} unreachable")
         try:
             entry = await kv.get(subject_token(key))
         except (KeyNotFoundError, KeyDeletedError):
@@ -113,7 +127,7 @@ class CheckpointStore:
         except Exception as exc:
             self.metrics.loads.labels("error").inc()
             log.warning("checkpoint load failed", extra={"key": key, "error": repr(exc)})
-            return None
+            raise CheckpointUnavailableError(f"checkpoint load failed: {exc!r}") from exc
         try:
             body = json.loads(entry.value or b"")
             state = body["state"]

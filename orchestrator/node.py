@@ -23,7 +23,7 @@ from typing import Any
 
 from orchestrator.cameras.frame import Frame
 from orchestrator.cameras.worker import CameraState, CameraStatus, CameraWorker
-from orchestrator.checkpoint import CheckpointStore
+from orchestrator.checkpoint import CheckpointStore, CheckpointUnavailableError
 from orchestrator.config.node import NodeSettings
 from orchestrator.frames.sampler import AdaptiveSampler
 from orchestrator.health import HealthServer
@@ -33,6 +33,10 @@ from orchestrator.pipeline.batcher import MicroBatcher
 from orchestrator.pipeline.identity_feed import IdentityFeed
 from orchestrator.pipeline.track_journal import FrameContext, TrackJournal
 from orchestrator.tracking import ByteTracker
+from orchestrator.tracking.id_blocks import TrackIdBlocks
+from orchestrator.tracking.ids import ReservedIds
+from orchestrator.tracking.published import PublishedEventsUnavailableError
+from orchestrator.tracking.restart import tracks_left_open
 from trinetra.config.camera import CameraConfig
 from trinetra.events.connection import NatsConnection
 from trinetra.events.publisher import EventPublisher
@@ -40,6 +44,7 @@ from trinetra.events.schema import CameraStatusEvent, DetectionsEvent
 from trinetra.inference import InvalidInputError, VisionClient
 from trinetra.inference.detections import FrameAnalysis
 from trinetra.logs import log_context
+from trinetra.retry import Backoff
 
 log = logging.getLogger(__name__)
 
@@ -48,10 +53,21 @@ SHUTDOWN_STEP_S = 10.0
 
 
 async def _bounded(step: Awaitable[object], what: str) -> None:
-    try:
-        await asyncio.wait_for(step, SHUTDOWN_STEP_S)
-    except TimeoutError:
+    """Give one shutdown step SHUTDOWN_STEP_S, then go on without it; a step that fails is
+    logged, and the next one runs.
+
+    Not `wait_for`: on a timeout it cancels the step and then waits for it to end, and a
+    step stuck in a NATS publish to a server that stopped reading never ends (nats-py
+    swallows the cancellation in its flush). That is how a node's shutdown hung with its
+    NATS connection open, the last step never reached.
+    """
+    task = asyncio.ensure_future(step)
+    done, _ = await asyncio.wait({task}, timeout=SHUTDOWN_STEP_S)
+    if not done:
+        task.cancel()
         log.warning("shutdown step timed out", extra={"step": what})
+    elif not task.cancelled() and (error := task.exception()) is not None:
+        log.error("shutdown step failed", extra={"step": what}, exc_info=error)
 
 
 @dataclass
@@ -62,6 +78,10 @@ class _Camera:
     journal: TrackJournal
     pending: asyncio.Queue[tuple[Frame, asyncio.Future[FrameAnalysis]]]
     live: AnnotatedFrameSource
+    ids: ReservedIds  # the tracker's ids, from blocks reserved in NATS KV
+    # Set once the previous run's open tracks are ended: until then no id is handed out
+    # and no checkpoint replaces the one that says which tracks those were.
+    recovered: asyncio.Event = field(default_factory=asyncio.Event)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     last_frame: FrameContext | None = None
     frames_analysed: int = 0
@@ -80,6 +100,7 @@ class StoreNode:
         self.connection = NatsConnection(settings.nats_url.split(","), name="trinetra-orchestrator")
         self.publisher = EventPublisher(self.connection, metrics=metrics.publisher)
         self.checkpoints = CheckpointStore(self.connection, metrics=metrics.checkpoint)
+        self.id_blocks = TrackIdBlocks(self.connection, settings.store_id)
         self.client = VisionClient(settings.triton)
         self.batcher = MicroBatcher(
             self.client,
@@ -101,13 +122,15 @@ class StoreNode:
             tracker_config = settings.tracker.model_copy(
                 update={"frame_rate": max(1, round(config.target_fps))}
             )
+            ids = ReservedIds()
             self.cameras[config.id] = _Camera(
                 config=config,
                 worker=CameraWorker(config, metrics=metrics, on_status=self._on_status),
-                tracker=ByteTracker(tracker_config),
+                tracker=ByteTracker(tracker_config, ids=ids),
                 journal=TrackJournal(settings.track_update_every),
                 pending=asyncio.Queue(settings.per_camera_in_flight),
                 live=AnnotatedFrameSource(config.id, config.target_fps),
+                ids=ids,
             )
         self.live = LiveViewAnswerer(
             {cid: c.live for cid, c in self.cameras.items()}, self._camera_is_live
@@ -125,9 +148,10 @@ class StoreNode:
 
     async def start(self) -> None:
         await self.connection.start()
-        # Tracker checkpoints live in NATS: wait briefly for it, but start without it.
+        # Tracker checkpoints and id blocks live in NATS: wait briefly for it, but start
+        # without it (tracks then get ids once it answers).
         if not await self.connection.wait_connected(timeout_s=5.0):
-            log.warning("NATS unreachable at start: events are buffered, no tracker resume")
+            log.warning("NATS unreachable at start: events are buffered, track ids wait")
         await self.publisher.start()
         self.batcher.start()
         if self.identity:
@@ -149,25 +173,31 @@ class StoreNode:
                     asyncio.create_task(
                         self._checkpoint_loop(camera), name=f"ckpt-{camera.config.id}"
                     ),
+                    asyncio.create_task(self._supply_ids(camera), name=f"ids-{camera.config.id}"),
                 ]
         log.info("store node started", extra={"cameras": list(self.cameras)})
 
     async def stop(self) -> None:
         await _bounded(self.live.close(), "live viewers")
         for camera in self.cameras.values():
-            await camera.worker.stop(grace_s=5)
+            # The worker logs its last state change (stopped) from here, not its task.
+            with log_context(store_id=self.settings.store_id, camera_id=camera.config.id):
+                await _bounded(camera.worker.stop(grace_s=5), "camera worker")
             for task in camera.tasks:
                 task.cancel()
             if camera.tasks:
                 await asyncio.wait(camera.tasks, timeout=SHUTDOWN_STEP_S)
-            # A clean stop ends the open tracks, then saves the id counter, so the next
-            # run hands out fresh ids. (After a crash the last periodic checkpoint still
-            # holds the open tracks, and they continue or end as "lost".)
+            # A clean stop ends the open tracks itself. (After a crash the next start
+            # ends them, reason node_restart: orchestrator/tracking/restart.py.)
             if camera.last_frame is not None:
                 for event in camera.journal.end_all(camera.last_frame, "shutdown"):
                     self.publisher.publish(event)
             camera.tracker.clear()
-            await _bounded(self._checkpoint(camera), "checkpoint")
+        # The checkpoints may forget those tracks only once their ended events are stored;
+        # if not, the last periodic checkpoint stays and the next start ends them.
+        if self.connection.connected and await self.publisher.flush(SHUTDOWN_STEP_S):
+            for camera in self.cameras.values():
+                await _bounded(self._checkpoint(camera), "checkpoint")
         await _bounded(self.batcher.close(), "batcher")
         if self.identity:
             await _bounded(self.identity.close(), "identity feed")
@@ -285,38 +315,66 @@ class StoreNode:
     # --- checkpoints --------------------------------------------------------------------
 
     async def _checkpoint_loop(self, camera: _Camera) -> None:
+        retry = Backoff(1.0, 30.0)
+        while not camera.recovered.is_set():  # NATS was away at start: try again
+            await asyncio.sleep(retry.next_delay())
+            await self._restore(camera)
         while True:
             await asyncio.sleep(self.settings.checkpoint_every_s)
             await self._checkpoint(camera)
 
     async def _checkpoint(self, camera: _Camera) -> None:
-        await self.checkpoints.save(
-            camera.config.id,
-            {
-                "tracker": camera.tracker.state_dict(),
-                "journal": camera.journal.state_dict(),
-                "saved_at": time.time(),
-            },
-        )
+        if camera.recovered.is_set():  # else the previous run's checkpoint is still needed
+            await self._save_checkpoint(camera)
+
+    async def _save_checkpoint(self, camera: _Camera) -> bool:
+        """Save which tracks are open (the journal), for the next start after a crash."""
+        state = {"journal": camera.journal.state_dict(), "saved_at": time.time()}
+        return await self.checkpoints.save(camera.config.id, state)
+
+    async def _supply_ids(self, camera: _Camera) -> None:
+        # Only after the recovery: its read of the bus must not take this run's tracks for
+        # the dead run's.
+        await camera.recovered.wait()
+        await self.id_blocks.supply(camera.config.id, camera.ids)
 
     async def _restore(self, camera: _Camera) -> None:
-        """Resume track ids after a restart: the tracker and journal as last saved."""
-        state = await self.checkpoints.load(camera.config.id)
-        if state is None:
-            return
+        """End the tracks a crashed previous run left open, then mark the camera
+        recovered; while NATS cannot tell, leave it unrecovered (the checkpoint loop
+        tries again)."""
+        camera_id = camera.config.id
         try:
-            camera.tracker = ByteTracker.from_state(state["tracker"], camera.tracker.config)
-            camera.journal.load_state(state["journal"])
-        except (KeyError, ValueError, TypeError) as error:
+            ended = await tracks_left_open(
+                self.checkpoints, self.connection, self.settings.store_id, camera_id
+            )
+        except (CheckpointUnavailableError, PublishedEventsUnavailableError) as error:
             log.warning(
-                "ignoring unusable tracker checkpoint",
-                extra={"camera": camera.config.id, "error": str(error)},
+                "cannot end the previous run's tracks yet",
+                extra={"camera": camera_id, "error": str(error)},
             )
             return
-        log.info(
-            "tracker state restored",
-            extra={"camera": camera.config.id, "tracks": camera.journal.active},
-        )
+        except ValueError as error:
+            log.warning(
+                "ignoring unusable tracker checkpoint",
+                extra={"camera": camera_id, "error": str(error)},
+            )
+            ended = []
+        for event in ended:
+            self.publisher.publish(event)
+        # Stored before a new checkpoint forgets those tracks, or they would stay open.
+        if ended and not await self.publisher.flush(SHUTDOWN_STEP_S):
+            log.warning("previous run's tracks not ended yet", extra={"camera": camera_id})
+            return
+        # This run's checkpoint replaces the dead run's (no id handed out yet, so its
+        # journal is empty); only then may ids flow.
+        if not await self._save_checkpoint(camera):
+            return
+        camera.recovered.set()
+        if ended:
+            log.info(
+                "ended the tracks the previous run left open",
+                extra={"camera": camera_id, "tracks": len(ended)},
+            )
 
     # --- health -------------------------------------------------------------------------
 

@@ -514,7 +514,7 @@ async def main(args: argparse.Namespace) -> None:
         nats_server = NatsServer(workdir / "nats")
         nats_server.start()
         stack.callback(nats_server.stop)
-        postgres = LocalPostgres(durable=True)
+        postgres = LocalPostgres()
         postgres.start()
         stack.callback(postgres.cleanup)
         print(f"PostgreSQL 18 (durable settings), NATS JetStream; {os.cpu_count()} cores")

@@ -3,9 +3,12 @@ and ids drawn, streamed over WebRTC to whoever watches (the gateway relays the o
 
     node (after tracking) -> AnnotatedFrameSource (newest frame only, per camera)
         -> AnnotatedVideoTrack (one per viewer) -> aiortc peer -> browser
+
+and one raw frame on request for the heatmap (`LiveSnapshotEndpoint`).
 """
 
 from orchestrator.live.offer import LiveOfferEndpoint
+from orchestrator.live.snapshot import LiveSnapshotEndpoint
 from orchestrator.live.source import AnnotatedFrameSource
 from orchestrator.live.webrtc import (
     CameraNotLiveError,
@@ -20,6 +23,7 @@ __all__ = [
     "CameraNotLiveError",
     "InvalidOfferError",
     "LiveOfferEndpoint",
+    "LiveSnapshotEndpoint",
     "LiveViewAnswerer",
     "UnknownCameraError",
     "ViewerLimitError",

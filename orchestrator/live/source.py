@@ -4,6 +4,10 @@ The node hands over every tracked frame; with nobody watching that costs one com
 While someone watches, only a reference to the newest frame and its tracks is kept (the
 previous one is dropped, never queued), and its boxes are drawn once, on a copy, the
 first time a viewer asks for it: frames that no viewer gets to are never drawn.
+
+`snapshot()` (the heatmap's background, `GET /live/{camera}/snapshot.jpg`) takes one
+raw frame on request: the newest one held for viewers, or else the next one the node
+hands over; nothing is kept for it in between.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ class AnnotatedFrameSource:
         self._newest: _Analysed | None = None
         self._drawn: AnnotatedFrame | None = None
         self._changed = asyncio.Event()
+        self._snapshot_waiters: list[asyncio.Future[NDArray[np.uint8]]] = []
 
     @property
     def viewers(self) -> int:
@@ -64,11 +69,31 @@ class AnnotatedFrameSource:
 
     def offer(self, frame: Frame, tracks: Detections) -> None:
         """The node's hook, on its hot path: keep a reference, draw nothing yet."""
+        if self._snapshot_waiters:
+            waiters, self._snapshot_waiters = self._snapshot_waiters, []
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(frame.image)
         if self._viewers == 0:
             return
         self._version += 1
         self._newest = _Analysed(self._version, frame.seq, frame.image, tracks)
         self._changed.set()
+
+    async def snapshot(self, timeout_s: float) -> NDArray[np.uint8] | None:
+        """One raw frame (BGR): the newest held for viewers, else the next one offered
+        within `timeout_s`, else None (the camera is not delivering)."""
+        if self._newest is not None:
+            return self._newest.image
+        waiter: asyncio.Future[NDArray[np.uint8]] = asyncio.get_running_loop().create_future()
+        self._snapshot_waiters.append(waiter)
+        try:
+            return await asyncio.wait_for(waiter, timeout_s)
+        except TimeoutError:
+            return None
+        finally:
+            if waiter in self._snapshot_waiters:
+                self._snapshot_waiters.remove(waiter)
 
     def newest(self) -> AnnotatedFrame | None:
         """The newest analysed frame with its boxes drawn (drawn once, shared by viewers)."""

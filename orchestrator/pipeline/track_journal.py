@@ -1,8 +1,14 @@
 """Turns one camera's tracker updates into track events (started, sampled updated, ended)
-and keeps what an ended event needs: first/last seen, frames seen, the path walked."""
+and keeps what an ended event needs: first/last seen, frames seen, the path walked.
+
+After a crash the journal is rebuilt from the last checkpoint (`load_state`) and the track
+events published since (`replay`), so that `end_all` can end every track the dead run left
+open (orchestrator/tracking/restart.py).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -13,6 +19,7 @@ from trinetra.events.schema import (
     Event,
     PathPoint,
     TrackEndedEvent,
+    TrackEvent,
     TrackStartedEvent,
     TrackUpdatedEvent,
     make_track_uid,
@@ -25,6 +32,9 @@ from trinetra.events.schema import (
 _MAX_KEPT_POINTS = 512
 JOURNAL_VERSION = 1
 
+# Why a track ends early (the tracker's own "lost" aside).
+EarlyEnd = Literal["camera_stopped", "shutdown", "node_restart"]
+
 
 @dataclass
 class _Track:
@@ -33,6 +43,12 @@ class _Track:
     last_seen: float
     frames_seen: int = 0
     path: list[tuple[float, float, float]] = field(default_factory=list)  # t, x, y
+
+    def walk(self, at: float, box: BoundingBox) -> None:
+        """Add the feet point (bottom centre) of `box`, seen at `at`, to the path."""
+        self.path.append((at - self.first_seen, (box.x1 + box.x2) / 2, box.y2))
+        if len(self.path) > _MAX_KEPT_POINTS:
+            self.path = self.path[::2]
 
 
 @dataclass(frozen=True)
@@ -80,10 +96,7 @@ class TrackJournal:
                 track = self._tracks[track_id] = _Track(str(uid), frame.timestamp, frame.timestamp)
             track.last_seen = frame.timestamp
             track.frames_seen += 1
-            cx = (box.x1 + box.x2) / 2
-            track.path.append((frame.timestamp - track.first_seen, cx, box.y2))  # feet point
-            if len(track.path) > _MAX_KEPT_POINTS:
-                track.path = track.path[::2]
+            track.walk(frame.timestamp, box)
             common = {
                 "camera_id": frame.camera_id,
                 "store_id": frame.store_id,
@@ -110,7 +123,12 @@ class TrackJournal:
         self,
         track_id: int,
         frame: FrameContext,
-        reason: Literal["lost", "camera_stopped", "shutdown"],
+        reason: Literal["lost"] | EarlyEnd,
+    ) -> TrackEndedEvent | None:
+        return self._end(track_id, frame.camera_id, frame.store_id, reason)
+
+    def _end(
+        self, track_id: int, camera_id: str, store_id: str, reason: Literal["lost"] | EarlyEnd
     ) -> TrackEndedEvent | None:
         track = self._tracks.pop(track_id, None)
         if track is None or track.frames_seen == 0:
@@ -118,8 +136,8 @@ class TrackJournal:
         points = [PathPoint(t=max(t, 0.0), x=x, y=y) for t, x, y in track.path]
         summary = summarize_path(points)
         return TrackEndedEvent(
-            camera_id=frame.camera_id,
-            store_id=frame.store_id,
+            camera_id=camera_id,
+            store_id=store_id,
             occurred_at=_utc(track.last_seen),
             track_id=track_id,
             track_uid=track.uid,
@@ -132,10 +150,50 @@ class TrackJournal:
             end_reason=reason,
         )
 
-    def end_all(
-        self, frame: FrameContext, reason: Literal["camera_stopped", "shutdown"]
-    ) -> list[TrackEndedEvent]:
-        return [e for tid in list(self._tracks) if (e := self.end(tid, frame, reason)) is not None]
+    def end_all(self, frame: FrameContext, reason: EarlyEnd) -> list[TrackEndedEvent]:
+        return self.end_all_on(frame.camera_id, frame.store_id, reason)
+
+    def end_all_on(self, camera_id: str, store_id: str, reason: EarlyEnd) -> list[TrackEndedEvent]:
+        """End every open track of `camera_id` (no frame needed: after a crash, there is
+        none)."""
+        return [
+            e
+            for tid in list(self._tracks)
+            if (e := self._end(tid, camera_id, store_id, reason)) is not None
+        ]
+
+    def replay(self, events: Iterable[TrackEvent]) -> None:
+        """Bring the journal up to date with track events this camera published after its
+        state was saved, in publication order: a started track is opened, an update moves
+        it on, an ended one is forgotten. Events the saved state already covers are
+        skipped, so a replay may begin before the save.
+
+        An update of a track the journal does not know (started before the events replayed
+        and after the save, or a save that never came) opens it from that update: ending it
+        with an approximate start beats leaving it open for good.
+        """
+        for event in events:
+            at = event.occurred_at.timestamp()
+            track = self._tracks.get(event.track_id)
+            if track is not None and track.uid != str(event.track_uid):
+                track = None  # an id from before ids were reserved: the newer track wins
+            if isinstance(event, TrackEndedEvent):
+                if track is not None:
+                    del self._tracks[event.track_id]
+                continue
+            if track is None:
+                track = self._tracks[event.track_id] = _Track(str(event.track_uid), at, at)
+            elif at <= track.last_seen:
+                continue  # already in the saved state
+            track.last_seen = at
+            if isinstance(event, TrackUpdatedEvent):
+                # Updates are published when frames_seen reaches a multiple of the
+                # sampling interval, so this is exact whenever no update went missing.
+                every = event.sample_every_frames
+                track.frames_seen = (track.frames_seen // every + 1) * every
+            else:
+                track.frames_seen = max(track.frames_seen, 1)
+            track.walk(at, event.box)
 
     def state_dict(self) -> dict[str, Any]:
         return {

@@ -7,7 +7,9 @@ track lifecycle follow the original implementation; see `update` for the steps.
 
 Where this differs from the original, on purpose:
 - Public ids are handed out when a track is confirmed, not when it is born, so tracks that
-  never get past their first frame leave no gaps in the id sequence.
+  never get past their first frame leave no gaps in the id sequence. They come from a
+  `TrackIds` source (`ids`): when it has none to give, a confirmed track is followed
+  without a public id (not published) until one is available.
 - Unconfirmed tracks are predicted along with the others (the original skips them; they
   have no velocity yet, so only their covariance differs slightly).
 - Tracked/lost duplicates are resolved at IoU cost 0.05 by default, not 0.15 (see
@@ -27,6 +29,7 @@ from numpy.typing import NDArray
 
 from orchestrator.tracking import kalman, state
 from orchestrator.tracking.config import TrackerConfig
+from orchestrator.tracking.ids import SequentialIds, TrackIds
 from orchestrator.tracking.matching import iou_cost, iou_matrix, linear_assignment
 from orchestrator.tracking.track_table import TrackTable
 from trinetra.inference.detections import Detections, IntArray
@@ -43,8 +46,8 @@ class TrackUpdate:
     `detections` are the input rows matched to confirmed tracks, in input order, with
     `tracker_id` set; `detection_index[i]` is the input row of `detections[i]` (to join
     faces by their `person_index`). A track id appears in `started` on the frame it is
-    confirmed (it is also in `detections` then) and in `ended` exactly once, when the
-    tracker drops it; it is never reused.
+    given, normally the one that confirms the track (it is also in `detections` then), and
+    in `ended` exactly once, when the tracker drops it; it is never reused.
     """
 
     detections: Detections
@@ -56,11 +59,12 @@ class TrackUpdate:
 class ByteTracker:
     """Multi-person tracker for one camera stream. Not thread-safe: one stream, one caller."""
 
-    def __init__(self, config: TrackerConfig | None = None) -> None:
+    def __init__(self, config: TrackerConfig | None = None, ids: TrackIds | None = None) -> None:
+        """`ids`: where public ids come from; a counter from 1 by default."""
         self._config = config if config is not None else TrackerConfig()
         self._max_time_lost = self._config.max_time_lost
         self._frame_id = 0
-        self._next_id = 1
+        self._ids: TrackIds = ids if ids is not None else SequentialIds()
         self._tracks = TrackTable.empty()
 
     @property
@@ -153,10 +157,10 @@ class ByteTracker:
             tracks = tracks.select(keep)
             det_of_track = det_of_track[keep]
 
-        fresh = _rows(tracks.confirmed & (tracks.track_id == 0))
-        started = np.arange(self._next_id, self._next_id + len(fresh), dtype=np.int64)
-        tracks.track_id[fresh] = started
-        self._next_id += len(fresh)
+        # Only a track matched in this frame gets its id: its started event needs a box.
+        fresh = _rows(tracks.confirmed & ~tracks.lost & (tracks.track_id == 0))
+        started = np.asarray(self._ids.take(len(fresh)) if len(fresh) else (), dtype=np.int64)
+        tracks.track_id[fresh[: len(started)]] = started
         self._tracks = tracks
 
         output, output_index = _output(detections, tracks, det_of_track)
@@ -174,15 +178,20 @@ class ByteTracker:
 
     def state_dict(self) -> dict[str, Any]:
         """JSON-serializable checkpoint; `from_state` continues exactly from it."""
-        return state.dump(self._frame_id, self._next_id, self._tracks)
+        return state.dump(self._frame_id, self._ids.next_id, self._tracks)
 
     @classmethod
     def from_state(
-        cls, checkpoint: Mapping[str, Any], config: TrackerConfig | None = None
+        cls,
+        checkpoint: Mapping[str, Any],
+        config: TrackerConfig | None = None,
+        ids: TrackIds | None = None,
     ) -> ByteTracker:
-        """Tracker resumed from `state_dict()` output; ValueError for a foreign or bad one."""
-        tracker = cls(config)
-        tracker._frame_id, tracker._next_id, tracker._tracks = state.load(checkpoint)
+        """Tracker resumed from `state_dict()` output; ValueError for a foreign or bad one.
+        New ids come from `ids`, else count on from the checkpoint's `next_id`."""
+        frame_id, next_id, tracks = state.load(checkpoint)
+        tracker = cls(config, ids if ids is not None else SequentialIds(next_id))
+        tracker._frame_id, tracker._tracks = frame_id, tracks
         return tracker
 
 
@@ -237,7 +246,8 @@ def _duplicates(tracks: TrackTable, thresh: float) -> Index:
 def _output(
     detections: Detections, tracks: TrackTable, det_of_track: Index
 ) -> tuple[Detections, IntArray]:
-    rows = _rows(tracks.confirmed & ~tracks.lost)
+    # Confirmed tracks still waiting for an id (track_id 0) are not reported.
+    rows = _rows(tracks.confirmed & ~tracks.lost & (tracks.track_id > 0))
     index = det_of_track[rows]
     order = np.argsort(index)
     index = index[order].astype(np.int64)

@@ -23,11 +23,16 @@ Vector8 = Annotated[list[float], Field(min_length=8, max_length=8)]
 
 
 class TrackRecord(BaseModel):
-    """One track; `track_id` is None while it awaits confirmation."""
+    """One track; `track_id` is None while it awaits confirmation (or, confirmed, an id)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    track_id: int | None = Field(ge=1, description="Public id, None before confirmation.")
+    track_id: int | None = Field(ge=1, description="Public id, None before it is given one.")
+    confirmed: bool | None = Field(
+        default=None,
+        description="Matched on two consecutive frames. None (checkpoints written before "
+        "ids could run out): confirmed exactly when it has a track_id.",
+    )
     lost: bool = Field(description="Unmatched in the latest frame, kept for re-finding.")
     last_frame: int = Field(ge=0, description="Frame of the latest matched detection.")
     start_frame: int = Field(ge=0, description="Frame the track was born.")
@@ -38,10 +43,16 @@ class TrackRecord(BaseModel):
     )
     velocity_variance: Vector4 = Field(description="Variance of the four velocities.")
 
+    @property
+    def is_confirmed(self) -> bool:
+        return self.track_id is not None if self.confirmed is None else self.confirmed
+
     @model_validator(mode="after")
     def _lost_only_if_confirmed(self) -> TrackRecord:
-        if self.lost and self.track_id is None:
+        if self.lost and not self.is_confirmed:
             raise ValueError("an unconfirmed track cannot be lost")
+        if self.track_id is not None and not self.is_confirmed:
+            raise ValueError("only a confirmed track has a public id")
         return self
 
 
@@ -72,6 +83,9 @@ def dump(frame_id: int, next_id: int, tracks: TrackTable) -> dict[str, Any]:
     records = [
         {
             "track_id": int(tid) or None,
+            # Written only where track_id does not already say it: a confirmed track
+            # still waiting for an id.
+            **({"confirmed": True} if confirmed and not tid else {}),
             "lost": lost,
             "last_frame": last,
             "start_frame": start,
@@ -80,8 +94,9 @@ def dump(frame_id: int, next_id: int, tracks: TrackTable) -> dict[str, Any]:
             "position_velocity_covariance": cov[kalman.CROSS],
             "velocity_variance": cov[kalman.VEL],
         }
-        for tid, lost, last, start, mean, cov in zip(
+        for tid, confirmed, lost, last, start, mean, cov in zip(
             tracks.track_id.tolist(),
+            tracks.confirmed.tolist(),
             tracks.lost.tolist(),
             tracks.last_frame.tolist(),
             tracks.start_frame.tolist(),
@@ -114,7 +129,7 @@ def load(state: Mapping[str, Any]) -> tuple[int, int, TrackTable]:
             dtype=np.float64,
         ).reshape(n, 3, 4),
         lost=np.array([r.lost for r in records], dtype=np.bool_),
-        confirmed=np.array([r.track_id is not None for r in records], dtype=np.bool_),
+        confirmed=np.array([r.is_confirmed for r in records], dtype=np.bool_),
         track_id=np.array([r.track_id or 0 for r in records], dtype=np.int64),
         last_frame=np.array([r.last_frame for r in records], dtype=np.int64),
         start_frame=np.array([r.start_frame for r in records], dtype=np.int64),

@@ -1,5 +1,7 @@
-"""Migrations on a real PostgreSQL 18 (the plain-PostgreSQL path; no TimescaleDB build
-exists here, so its folder is only checked for structure and isolation)."""
+"""Migrations on a real server: the embedded PostgreSQL 18, or the one
+TRINETRA_TEST_DATABASE_URL names (tests/support/postgres.py), TimescaleDB included. What a
+run applies follows the dialect the server has; no TimescaleDB build exists here, so in CI
+its folder is only checked for structure and isolation."""
 
 from __future__ import annotations
 
@@ -35,7 +37,63 @@ TABLES = {
     "rollup_state",
     "schema_migrations",
     "schema_dialect",
+    # analytics (sql/migrations/0002_analytics.sql)
+    "line_crossings",
+    "zone_stays",
+    "zone_occupancy_changes",
+    "zone_occupancy_current",
+    "queue_snapshots",
+    "queue_abandonments",
+    "heatmap_grids",
+    "heatmap_hour",
+    "heatmap_day",
+    "visits",
+    "analytics_events",
+    "journey_tracks",
+    "journeys",
+    "journey_counts",
+    "journey_flows",
+    "journey_funnels",
+    "journey_funnel_state",
+    "analytics_config_versions",
+    "analytics_config_published",
+    # the plain-PostgreSQL analytics rollups (sql/postgres/0002_analytics_rollups.sql)
+    "footfall_15m",
+    "footfall_hour",
+    "footfall_day",
+    "zone_occupancy_minute",
+    "zone_occupancy_hour",
+    "zone_dwell_hour",
+    "zone_dwell_day",
+    "queue_minute",
+    "queue_hour",
+    "queue_abandoned_minute",
+    "queue_abandoned_hour",
+    # rule alerts (sql/migrations/0007_alert_lifecycle.sql)
+    "alert_resolutions",
 }
+APPLIED = (
+    "migrations/0001_core",
+    "postgres/0001_rollups",
+    "migrations/0002_analytics",
+    "postgres/0002_analytics_rollups",
+    "migrations/0007_alert_lifecycle",
+)
+
+
+def applied_on(dialect: Dialect) -> tuple[str, ...]:
+    """What a first run applies on a server of `dialect`, in order: APPLIED on plain
+    PostgreSQL; the TimescaleDB plan, whose list test_timescale_sql_lives_in_one_folder
+    spells out."""
+    return APPLIED if dialect is Dialect.POSTGRES else tuple(m.name for m in plan(dialect))
+
+
+async def server_dialect(dsn: str) -> Dialect:
+    conn = await asyncpg.connect(dsn)
+    try:
+        return await dialects.detect(conn)
+    finally:
+        await conn.close()
 
 
 async def tables(conn: asyncpg.Connection) -> set[str]:
@@ -48,19 +106,20 @@ async def test_migrations_apply_once_and_a_second_run_changes_nothing(
 ) -> None:
     conn = await asyncpg.connect(empty_database_url)
     try:
-        assert await dialects.detect(conn) is Dialect.POSTGRES
+        dialect = await dialects.detect(conn)
         first = await migrate(conn)
-        assert first.dialect is Dialect.POSTGRES
-        assert first.applied == ("migrations/0001_core", "postgres/0001_rollups")
-        assert await tables(conn) == TABLES
+        assert first.dialect is dialect
+        assert first.applied == applied_on(dialect)
+        if dialect is Dialect.POSTGRES:  # TimescaleDB makes some of them views
+            assert await tables(conn) == TABLES
         second = await migrate(conn)
         assert second.applied == ()
         assert second.already_applied == first.applied
-        assert await dialects.recorded(conn) is Dialect.POSTGRES
+        assert await dialects.recorded(conn) is dialect
         ledger = await conn.fetch("SELECT name, checksum FROM schema_migrations ORDER BY name")
-        assert [(r["name"], r["checksum"]) for r in ledger] == [
-            (m.name, m.checksum) for m in plan(Dialect.POSTGRES)
-        ]
+        assert [(r["name"], r["checksum"]) for r in ledger] == sorted(
+            (m.name, m.checksum) for m in plan(dialect)
+        )
     finally:
         await conn.close()
 
@@ -73,23 +132,19 @@ async def test_concurrent_runs_take_turns(empty_database_url: str) -> None:
         for conn in conns:
             await conn.close()
     applied = sorted(len(r.applied) for r in reports)
-    assert applied == [0, 0, 2]
+    assert applied == [0, 0, len(applied_on(await server_dialect(empty_database_url)))]
 
 
 def test_the_migrate_command_runs_twice(empty_database_url: str) -> None:
+    expected = applied_on(asyncio.run(server_dialect(empty_database_url)))
     command = [sys.executable, "-m", "gateway.migrate", "--database-url", empty_database_url]
     first = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
     assert first.returncode == 0, first.stderr
-    assert first.stdout.split() == [
-        "applied",
-        "migrations/0001_core",
-        "applied",
-        "postgres/0001_rollups",
-    ]
+    assert first.stdout.split() == [word for name in expected for word in ("applied", name)]
     second = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
     assert second.returncode == 0, second.stderr
     assert second.stdout == ""
-    assert "0 applied, 2 already applied" in second.stderr
+    assert f"0 applied, {len(expected)} already applied" in second.stderr
     unreachable = subprocess.run(
         [sys.executable, "-m", "gateway.migrate", "--database-url", "postgresql://x@127.0.0.1:1/x"],
         cwd=REPO_ROOT,
@@ -114,13 +169,14 @@ async def test_an_edited_applied_migration_is_refused(
         with pytest.raises(MigrationError, match="changed after it was applied"):
             await migrate(conn, root)
         # a new file is applied; a failing one is rolled back and reported
-        (root / "migrations" / "0002_extra.sql").write_text("CREATE TABLE extra (id int);")
+        extra = max(m.number for m in plan(await dialects.detect(conn), root)) + 1
+        (root / "migrations" / f"{extra:04d}_extra.sql").write_text("CREATE TABLE extra (id int);")
         core.write_text(core.read_text().replace("\n-- an innocent edit\n", ""))
-        assert (await migrate(conn, root)).applied == ("migrations/0002_extra",)
-        (root / "migrations" / "0003_broken.sql").write_text(
+        assert (await migrate(conn, root)).applied == (f"migrations/{extra:04d}_extra",)
+        (root / "migrations" / f"{extra + 1:04d}_broken.sql").write_text(
             "CREATE TABLE half (id int); SELECT no_such_function();"
         )
-        with pytest.raises(MigrationError, match="0003_broken failed"):
+        with pytest.raises(MigrationError, match=f"{extra + 1:04d}_broken failed"):
             await migrate(conn, root)
         assert "half" not in await tables(conn)
     finally:
@@ -147,8 +203,13 @@ def test_timescale_sql_lives_in_one_folder() -> None:
     assert [m.name for m in timescale] == [
         "migrations/0001_core",
         "timescale/0001_hypertables",
+        "migrations/0002_analytics",
         "timescale/0002_continuous_aggregates",
         "timescale/0003_policies",
+        "timescale/0004_analytics_hypertables",
+        "timescale/0005_analytics_aggregates",
+        "timescale/0006_analytics_policies",
+        "migrations/0007_alert_lifecycle",
     ]
     aggregates = next(m for m in timescale if m.name.endswith("continuous_aggregates"))
     assert not aggregates.transactional

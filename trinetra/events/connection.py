@@ -6,6 +6,15 @@ a background task and returns at once; users wait on `wait_connected()` or check
 keeps the same client alive forever, replaying subscriptions on each reconnect.
 `generation` increases on every (re)connect so users can redo per-connection setup
 (streams, KV buckets) in case the server came back empty.
+
+`close()` returns within its bound whatever the server does. nats-py's own close flushes
+what is pending and waits for the socket to close, which against a server that stopped
+reading never ends; and nats-py swallows the cancellation meant to end it (its flush
+catches `CancelledError`), so no caller's timeout can. A store node's shutdown hung that
+way, its NATS connection held open. Here the client's close runs as a task waited for at
+most `close_timeout_s`; then its socket is aborted, which ends every wait on it. A forced
+flush (more than `pending_size` bytes waiting) likewise gives up after
+`flush_timeout_s` instead of blocking its publisher for good.
 """
 
 from __future__ import annotations
@@ -15,6 +24,7 @@ import contextlib
 import logging
 from collections.abc import Sequence
 from types import TracebackType
+from typing import Any
 
 from nats.aio.client import Client as NATS
 
@@ -24,6 +34,8 @@ log = logging.getLogger(__name__)
 
 # Cap on the wait between two failed first-connect attempts, seconds.
 _CONNECT_BACKOFF_MAX_S = 10.0
+# After an aborted socket, how long the abandoned close may take to notice, seconds.
+_ABORT_GRACE_S = 1.0
 
 
 class NatsConnection:
@@ -39,6 +51,8 @@ class NatsConnection:
         ping_interval_s: float = 10.0,
         max_outstanding_pings: int = 3,
         pending_size: int = 8 * 1024 * 1024,
+        flush_timeout_s: float = 10.0,
+        close_timeout_s: float = 5.0,
     ) -> None:
         self._servers = [servers] if isinstance(servers, str) else list(servers)
         self._name = name
@@ -48,6 +62,8 @@ class NatsConnection:
         self._ping_interval_s = ping_interval_s
         self._max_outstanding_pings = max_outstanding_pings
         self._pending_size = pending_size
+        self._flush_timeout_s = flush_timeout_s
+        self._close_timeout_s = close_timeout_s
         self._client: NATS | None = None
         self._connected = asyncio.Event()
         self._generation = 0
@@ -103,16 +119,31 @@ class NatsConnection:
         return True
 
     async def close(self) -> None:
+        """Stop connecting and close the client, within `close_timeout_s` (module docs).
+        Never raises for NATS problems; a cancellation of the caller propagates."""
         self._closed = True
+        steps: list[asyncio.Future[Any]] = []
         if self._task is not None and not self._task.done():
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            steps.append(self._task)
         client, self._client = self._client, None
         self._connected.clear()
         if client is not None:
-            with contextlib.suppress(Exception):
-                await client.close()
+            steps.append(asyncio.ensure_future(_close_quietly(client)))
+        if not steps:
+            return
+        _, pending = await asyncio.wait(steps, timeout=self._close_timeout_s)
+        if not pending:
+            return
+        log.warning(
+            "NATS close did not finish in time; aborting the socket",
+            extra={"connection": self._name, "timeout_s": self._close_timeout_s},
+        )
+        if client is not None:
+            _abort_socket(client)
+        _, pending = await asyncio.wait(pending, timeout=_ABORT_GRACE_S)
+        for step in pending:
+            step.cancel()  # left behind: it must not hold the caller up
 
     async def __aenter__(self) -> NatsConnection:
         await self.start()
@@ -146,6 +177,7 @@ class NatsConnection:
                     ping_interval=self._ping_interval_s,  # type: ignore[arg-type]
                     max_outstanding_pings=self._max_outstanding_pings,
                     pending_size=self._pending_size,
+                    flush_timeout=self._flush_timeout_s,
                     error_cb=self._on_error,
                     disconnected_cb=self._on_disconnected,
                     reconnected_cb=self._on_reconnected,
@@ -205,3 +237,18 @@ class NatsConnection:
 
     async def _on_closed(self) -> None:
         self._connected.clear()
+
+
+async def _close_quietly(client: NATS) -> None:
+    with contextlib.suppress(Exception):
+        await client.close()
+
+
+def _abort_socket(client: NATS) -> None:
+    """Drop the client's TCP connection at once, unsent data and all (nats-py has no API
+    for it; its transport wraps an asyncio StreamWriter)."""
+    writer = getattr(getattr(client, "_transport", None), "_io_writer", None)
+    transport = getattr(writer, "transport", None)
+    if transport is not None:
+        with contextlib.suppress(Exception):
+            transport.abort()
