@@ -29,7 +29,6 @@ position the service has reached when it arrives (and carries its new version).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -59,6 +58,7 @@ from trinetra.events.schema import AnalyticsEvent, DetectionsEvent, SchemaError,
 from trinetra.events.streams import ANALYTICS_STREAMS, DETECTIONS_STREAM, ensure_stream
 from trinetra.health import HealthServer
 from trinetra.retry import Backoff
+from trinetra.shutdown import SHUTDOWN_STEP_S, bounded_step, cancel_and_wait
 
 __all__ = ["AnalyticsService"]
 
@@ -71,7 +71,6 @@ _RETRY_BACKOFF_S = (0.2, 5.0)
 # How long a checkpoint waits for JetStream to store the events it covers.
 _FLUSH_TIMEOUT_S = 10.0
 # Bounded shutdown: each step gets this long.
-_STOP_STEP_S = 10.0
 
 
 class AnalyticsService:
@@ -158,23 +157,19 @@ class AnalyticsService:
         """Finish the batch in hand, checkpoint it, and close everything."""
         self._stopping = True
         if self._task is not None:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await asyncio.wait_for(asyncio.shield(self._task), _STOP_STEP_S)
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
+            # the loop sees _stopping and ends after its batch; past the bound it is cancelled
+            await asyncio.wait({self._task}, timeout=SHUTDOWN_STEP_S)
+            await cancel_and_wait(self._task)
         if self._watch_task is not None:
-            self._watch_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._watch_task
-        await _bounded(self._final_checkpoint(), "final checkpoint")
+            await cancel_and_wait(self._watch_task)
+        await bounded_step(self._final_checkpoint(), "final checkpoint")
         if self._consumer is not None:
-            await _bounded(self._consumer.close(), "consumer")
+            await bounded_step(self._consumer.close(), "consumer")
         if self.alerting is not None:
-            await _bounded(self.alerting.stop(), "alerting")
-        await _bounded(self.health.close(), "health endpoint")
-        await _bounded(self.publisher.close(), "publisher")
-        await _bounded(self.connection.close(), "nats connection")
+            await bounded_step(self.alerting.stop(), "alerting")
+        await bounded_step(self.health.close(), "health endpoint")
+        await bounded_step(self.publisher.close(), "publisher")
+        await bounded_step(self.connection.close(), "nats connection")
 
     async def __aenter__(self) -> AnalyticsService:
         await self.start()
@@ -483,11 +478,3 @@ class AnalyticsService:
     async def _final_checkpoint(self) -> None:
         if self._dirty and self.connection.connected:
             await self._checkpoint()
-
-
-async def _bounded(step: Awaitable[object], what: str) -> None:
-    """Run one shutdown step for at most _STOP_STEP_S; a stuck step is logged, not awaited."""
-    try:
-        await asyncio.wait_for(step, _STOP_STEP_S)
-    except Exception as exc:
-        log.warning("shutdown step failed", extra={"step": what, "error": repr(exc)})

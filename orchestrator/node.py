@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -45,29 +44,9 @@ from trinetra.inference import InvalidInputError, VisionClient
 from trinetra.inference.detections import FrameAnalysis
 from trinetra.logs import log_context
 from trinetra.retry import Backoff
+from trinetra.shutdown import SHUTDOWN_STEP_S, bounded_step
 
 log = logging.getLogger(__name__)
-
-# No single shutdown step may hold the others up (a peer that never answers a close).
-SHUTDOWN_STEP_S = 10.0
-
-
-async def _bounded(step: Awaitable[object], what: str) -> None:
-    """Give one shutdown step SHUTDOWN_STEP_S, then go on without it; a step that fails is
-    logged, and the next one runs.
-
-    Not `wait_for`: on a timeout it cancels the step and then waits for it to end, and a
-    step stuck in a NATS publish to a server that stopped reading never ends (nats-py
-    swallows the cancellation in its flush). That is how a node's shutdown hung with its
-    NATS connection open, the last step never reached.
-    """
-    task = asyncio.ensure_future(step)
-    done, _ = await asyncio.wait({task}, timeout=SHUTDOWN_STEP_S)
-    if not done:
-        task.cancel()
-        log.warning("shutdown step timed out", extra={"step": what})
-    elif not task.cancelled() and (error := task.exception()) is not None:
-        log.error("shutdown step failed", extra={"step": what}, exc_info=error)
 
 
 @dataclass
@@ -178,11 +157,11 @@ class StoreNode:
         log.info("store node started", extra={"cameras": list(self.cameras)})
 
     async def stop(self) -> None:
-        await _bounded(self.live.close(), "live viewers")
+        await bounded_step(self.live.close(), "live viewers")
         for camera in self.cameras.values():
             # The worker logs its last state change (stopped) from here, not its task.
             with log_context(store_id=self.settings.store_id, camera_id=camera.config.id):
-                await _bounded(camera.worker.stop(grace_s=5), "camera worker")
+                await bounded_step(camera.worker.stop(grace_s=5), "camera worker")
             for task in camera.tasks:
                 task.cancel()
             if camera.tasks:
@@ -197,14 +176,14 @@ class StoreNode:
         # if not, the last periodic checkpoint stays and the next start ends them.
         if self.connection.connected and await self.publisher.flush(SHUTDOWN_STEP_S):
             for camera in self.cameras.values():
-                await _bounded(self._checkpoint(camera), "checkpoint")
-        await _bounded(self.batcher.close(), "batcher")
+                await bounded_step(self._checkpoint(camera), "checkpoint")
+        await bounded_step(self.batcher.close(), "batcher")
         if self.identity:
-            await _bounded(self.identity.close(), "identity feed")
-        await _bounded(self.health.close(), "health endpoint")
-        await _bounded(self.publisher.close(), "publisher")
-        await _bounded(self.client.close(), "triton client")
-        await _bounded(self.connection.close(), "nats connection")
+            await bounded_step(self.identity.close(), "identity feed")
+        await bounded_step(self.health.close(), "health endpoint")
+        await bounded_step(self.publisher.close(), "publisher")
+        await bounded_step(self.client.close(), "triton client")
+        await bounded_step(self.connection.close(), "nats connection")
         self._stopped.set()
 
     async def __aenter__(self) -> StoreNode:

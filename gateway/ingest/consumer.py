@@ -42,6 +42,7 @@ from gateway.metrics import GatewayMetrics
 from trinetra.events.connection import NatsConnection
 from trinetra.events.schema import SchemaError, decode
 from trinetra.retry import Backoff
+from trinetra.shutdown import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -107,15 +108,11 @@ class StreamConsumer:
             return
         fetch, write = self._tasks
         self._stopping = True
-        fetch.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await fetch
+        await cancel_and_wait(fetch)
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(timeout_s):
                 await self._queue.join()
-        write.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await write
+        await cancel_and_wait(write)
         self._tasks = []
 
     def _context(self, **fields: object) -> dict[str, object]:

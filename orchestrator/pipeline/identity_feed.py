@@ -10,7 +10,6 @@ dropped and counted, and the node never waits for it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
 from datetime import datetime
@@ -21,6 +20,7 @@ from trinetra.events.connection import NatsConnection
 from trinetra.identity.client import IdentityServiceClient, IdentityServiceError
 from trinetra.identity.protocol import MAX_OBSERVATIONS, FaceIn, ObservationIn, TrackEndIn
 from trinetra.inference.detections import Faces
+from trinetra.shutdown import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -98,9 +98,7 @@ class IdentityFeed:
 
     async def close(self) -> None:
         if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
 
     async def _send_forever(self) -> None:
         while True:

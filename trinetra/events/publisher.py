@@ -42,6 +42,7 @@ from trinetra.events.schema import Event, encode, subject_for
 from trinetra.events.streams import DEFAULT_STREAMS, StreamSpec, ensure_streams
 from trinetra.logs import current_log_context, log_context, trace_fields
 from trinetra.retry import Backoff
+from trinetra.shutdown import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -273,9 +274,7 @@ class EventPublisher:
             await self.flush(timeout_s)
         self._closed = True
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
         if self._inbox is not None:
             await self._inbox.close()
             self._inbox = None
