@@ -5,6 +5,10 @@ the GPU Triton service instead (docker-compose.yml). The launcher prints READY o
 model is loaded, or explains on stderr why not and exits; both land in this service's log
 (devservices/lifecycle.py), the explanation in the ServiceStartError. The server's own
 log is the launcher's, `<workdir>/tritonserver-<grpc port>.log`.
+
+The profile (which configs/NAME.pbtxt every model loads) is the launcher's choice unless
+`profile` names one: TRINETRA_TRITON_PROFILE, else `openvino` (triton/cpu_server.py).
+The demo and the tests take that default; a benchmark comparing profiles names them.
 """
 
 from __future__ import annotations
@@ -24,7 +28,8 @@ LAUNCHER = REPO_ROOT / "triton" / "cpu_server.py"
 
 class LocalTriton(ProcessService):
     """The CPU Triton on free loopback ports (or the given ones); `workdir` holds the
-    backends and the server log, and is kept (a cache shared by runs)."""
+    backends and the server log, and is kept (a cache shared by runs); `profile` picks
+    the model configs (None: the launcher's default)."""
 
     name = "triton"
     # Past the launcher's own 120 s ready timeout, so its explanation is what we report.
@@ -38,6 +43,7 @@ class LocalTriton(ProcessService):
         grpc_port: int | None = None,
         http_port: int | None = None,
         metrics_port: int | None = None,
+        profile: str | None = None,
         extra_args: Sequence[str] = (),
         workdir: Path = CACHE_DIR / "triton",
         log_path: Path | None = None,
@@ -45,6 +51,7 @@ class LocalTriton(ProcessService):
         self.grpc_port = grpc_port if grpc_port is not None else free_port()
         self.http_port = http_port if http_port is not None else free_port()
         self.metrics_port = metrics_port if metrics_port is not None else free_port()
+        self.profile = profile
         self.extra_args = list(extra_args)
         self.workdir = workdir
         super().__init__(port=self.grpc_port, log_path=log_path)
@@ -69,6 +76,7 @@ class LocalTriton(ProcessService):
             str(self.metrics_port),
             "--workdir",
             str(self.workdir),
+            *(["--model-config-name", self.profile] if self.profile else []),
             *self.extra_args,
         ]
 

@@ -2,6 +2,15 @@
 nvidia-pytriton) in its own virtualenv, python backend only, on loopback.
 
     python triton/cpu_server.py [--grpc-port 8001] [--http-port 8000] [--metrics-port 8002]
+                                [--model-config-name openvino|cpu]
+
+The profile (Triton's --model-config-name: each model's configs/NAME.pbtxt) is
+`openvino` (OpenVINO in the python-based openvino_cpu backend) unless the flag or
+TRINETRA_TRITON_PROFILE names another, e.g. `cpu` (onnxruntime). OpenVINO is the default
+because it is the faster of the two on CPUs with equal results (perf/bench_cpu_profiles.py,
+tests/triton/test_profiles.py). A model with profiles (a configs/ folder) but without
+that one is refused before the server starts: Triton would silently fall back to its
+config.pbtxt, the GPU profile.
 
 Prints `READY grpc=HOST:PORT http=HOST:PORT metrics=HOST:PORT` once every model is
 loaded, then serves until SIGINT/SIGTERM, which it forwards for a clean shutdown. If a
@@ -29,6 +38,8 @@ ROOT = Path(__file__).resolve().parent.parent
 MODEL_REPOSITORY = ROOT / "model_repository"
 ENSEMBLE_REPOSITORY = ROOT / "ensembles" / "repository"
 BACKENDS_SRC = ROOT / "triton" / "backends"
+DEFAULT_PROFILE = "openvino"
+PROFILE_VARIABLE = "TRINETRA_TRITON_PROFILE"
 
 
 def server_venv() -> Path:
@@ -79,6 +90,21 @@ def model_names(repositories: list[Path]) -> list[str]:
     )
 
 
+def default_profile() -> str:
+    return os.environ.get(PROFILE_VARIABLE) or DEFAULT_PROFILE
+
+
+def models_without_profile(repository: Path, models: list[str], profile: str) -> list[str]:
+    """The models among `models` that have profiles (a configs/ folder) but not this one.
+    A model without configs/ (a python-backend model) has one config for every profile."""
+    return [
+        name
+        for name in models
+        if (repository / name / "configs").is_dir()
+        and not (repository / name / "configs" / f"{profile}.pbtxt").exists()
+    ]
+
+
 def wait_ready(process: subprocess.Popen[bytes], url: str, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -110,7 +136,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--grpc-port", type=int, default=8001)
     parser.add_argument("--http-port", type=int, default=8000)
     parser.add_argument("--metrics-port", type=int, default=8002)
-    parser.add_argument("--profile", default="cpu", help="model config name (configs/NAME.pbtxt)")
+    parser.add_argument(
+        "--model-config-name",
+        "--profile",
+        dest="profile",
+        default=default_profile(),
+        help=f"the profile: configs/NAME.pbtxt of each model (default: ${PROFILE_VARIABLE}, "
+        f"else {DEFAULT_PROFILE})",
+    )
     parser.add_argument("--model", action="append", help="load only these models (repeatable)")
     parser.add_argument(
         "--model-repository",
@@ -122,14 +155,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ready-timeout", type=float, default=120.0)
     args = parser.parse_args(argv)
 
+    repositories = [args.model_repository.resolve(), ENSEMBLE_REPOSITORY]
+    models = args.model or model_names(repositories)
+    unprofiled = models_without_profile(repositories[0], models, args.profile)
+    if unprofiled:
+        print(
+            f"error: profile {args.profile!r}: no configs/{args.profile}.pbtxt for "
+            f"{', '.join(unprofiled)} in {repositories[0]}",
+            file=sys.stderr,
+        )
+        return 2
     venv = server_venv()
     site = site_packages(venv)
     binary = site / "pytriton" / "tritonserver" / "bin" / "tritonserver"
     args.workdir.mkdir(parents=True, exist_ok=True)
     backends = build_backend_dir(site, args.workdir / "backends")
     log = args.workdir / f"tritonserver-{args.grpc_port}.log"
-    repositories = [args.model_repository.resolve(), ENSEMBLE_REPOSITORY]
-    models = args.model or model_names(repositories)
 
     env = dict(os.environ)
     # The python stub takes sys.prefix from the first python3 on PATH.
@@ -176,7 +217,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(
         f"READY grpc={args.host}:{args.grpc_port} http={args.host}:{args.http_port} "
-        f"metrics={args.host}:{args.metrics_port} models={','.join(models)}",
+        f"metrics={args.host}:{args.metrics_port} profile={args.profile} "
+        f"models={','.join(models)}",
         flush=True,
     )
     return process.wait()
