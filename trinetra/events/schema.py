@@ -66,6 +66,8 @@ from pydantic import (
     model_validator,
 )
 
+from trinetra.vocabulary import CameraState, EventKind
+
 
 class _ArrayLike(Protocol):
     def tolist(self) -> Any: ...
@@ -259,7 +261,9 @@ class _EventBase(_Frozen):
 class DetectionsEvent(_EventBase):
     """What the vision pipeline found in one processed frame."""
 
-    kind: Literal["detections"] = Field(default="detections", description="Event kind.")
+    kind: Literal[EventKind.DETECTIONS] = Field(
+        default=EventKind.DETECTIONS, description="Event kind."
+    )
     frame_seq: int = Field(
         ge=0, description="Per-camera frame counter; restarts at 0 when the camera restarts."
     )
@@ -338,7 +342,9 @@ class _TrackEventBase(_EventBase):
 class TrackStartedEvent(_TrackEventBase):
     """A new track was confirmed on a camera. occurred_at is its first-seen time."""
 
-    kind: Literal["track.started"] = Field(default="track.started", description="Event kind.")
+    kind: Literal[EventKind.TRACK_STARTED] = Field(
+        default=EventKind.TRACK_STARTED, description="Event kind."
+    )
     frame_seq: int = Field(ge=0, description="Frame in which the track was confirmed.")
     box: BoundingBox = Field(description="Box at confirmation, normalized coordinates.")
     score: Score = Field(description="Detector confidence at confirmation.")
@@ -348,7 +354,9 @@ class TrackUpdatedEvent(_TrackEventBase):
     """A sampled position of a live track: published at most once every
     `sample_every_frames` frames per track, so volume does not scale with frame rate."""
 
-    kind: Literal["track.updated"] = Field(default="track.updated", description="Event kind.")
+    kind: Literal[EventKind.TRACK_UPDATED] = Field(
+        default=EventKind.TRACK_UPDATED, description="Event kind."
+    )
     frame_seq: int = Field(ge=0, description="Frame this sample comes from.")
     box: BoundingBox = Field(description="Current box, normalized coordinates.")
     score: Score = Field(description="Detector confidence in this frame.")
@@ -363,7 +371,9 @@ class TrackUpdatedEvent(_TrackEventBase):
 class TrackEndedEvent(_TrackEventBase):
     """A track is finished. occurred_at is when the tracker gave it up (>= last_seen_at)."""
 
-    kind: Literal["track.ended"] = Field(default="track.ended", description="Event kind.")
+    kind: Literal[EventKind.TRACK_ENDED] = Field(
+        default=EventKind.TRACK_ENDED, description="Event kind."
+    )
     first_seen_at: UtcDatetime = Field(description="First frame time of the track, UTC.")
     last_seen_at: UtcDatetime = Field(description="Last frame time the track was seen, UTC.")
     duration_s: float = Field(
@@ -403,8 +413,10 @@ class TrackEndedEvent(_TrackEventBase):
 class CameraStatusEvent(_EventBase):
     """A camera's connection state changed."""
 
-    kind: Literal["camera.status"] = Field(default="camera.status", description="Event kind.")
-    state: Literal["connecting", "live", "error", "stopped"] = Field(
+    kind: Literal[EventKind.CAMERA_STATUS] = Field(
+        default=EventKind.CAMERA_STATUS, description="Event kind."
+    )
+    state: CameraState = Field(
         description="connecting: opening the stream; live: frames flowing; error: the "
         "stream failed and will be retried; stopped: deliberately stopped."
     )
@@ -455,8 +467,8 @@ class IdentityResolvedEvent(_IdentityTrackEventBase):
     """A track was accepted as an enrolled customer (after history voting and every gate).
     occurred_at is the time of the observation that completed the vote."""
 
-    kind: Literal["identity.resolved"] = Field(
-        default="identity.resolved", description="Event kind."
+    kind: Literal[EventKind.IDENTITY_RESOLVED] = Field(
+        default=EventKind.IDENTITY_RESOLVED, description="Event kind."
     )
     customer_id: Identifier = Field(description="The enrolled customer (pseudonymous id).")
     confidence: Score = Field(description="Mean match score of the winning votes.")
@@ -474,7 +486,9 @@ class IdentityUnknownEvent(_IdentityTrackEventBase):
     filling one); the track may still resolve later. Emitted again when the track is
     contradicted, or when its visit changes (see the section comment)."""
 
-    kind: Literal["identity.unknown"] = Field(default="identity.unknown", description="Event kind.")
+    kind: Literal[EventKind.IDENTITY_UNKNOWN] = Field(
+        default=EventKind.IDENTITY_UNKNOWN, description="Event kind."
+    )
     reason: Literal[
         "no_match",
         "no_majority",
@@ -507,8 +521,8 @@ class IdentityUnknownEvent(_IdentityTrackEventBase):
 class IdentityWithdrawnEvent(_IdentityTrackEventBase):
     """A previously resolved identity no longer applies to the track."""
 
-    kind: Literal["identity.withdrawn"] = Field(
-        default="identity.withdrawn", description="Event kind."
+    kind: Literal[EventKind.IDENTITY_WITHDRAWN] = Field(
+        default=EventKind.IDENTITY_WITHDRAWN, description="Event kind."
     )
     customer_id: Identifier | None = Field(
         default=None,
@@ -543,8 +557,8 @@ class FalseMergeAlertEvent(_EventBase):
     not both be: both assignments are withdrawn. camera_id is the camera of the track that
     triggered the check."""
 
-    kind: Literal["alert.false_merge"] = Field(
-        default="alert.false_merge", description="Event kind."
+    kind: Literal[EventKind.ALERT_FALSE_MERGE] = Field(
+        default=EventKind.ALERT_FALSE_MERGE, description="Event kind."
     )
     customer_id: Identifier = Field(description="The identity that was merged.")
     tracks: tuple[TrackRef, TrackRef] = Field(description="The two conflicting tracks.")
@@ -564,8 +578,8 @@ class IdentityDriftAlertEvent(_EventBase):
     """The rolling mean match score of a camera fell more than `margin` below the baseline
     (state drifting), or came back (state recovered)."""
 
-    kind: Literal["alert.identity_drift"] = Field(
-        default="alert.identity_drift", description="Event kind."
+    kind: Literal[EventKind.ALERT_IDENTITY_DRIFT] = Field(
+        default=EventKind.ALERT_IDENTITY_DRIFT, description="Event kind."
     )
     state: Literal["drifting", "recovered"] = Field(description="Drift state entered.")
     baseline_mean: float = Field(
@@ -661,7 +675,9 @@ class _RuleAlertEventBase(_EventBase):
 class AlertRaisedEvent(_RuleAlertEventBase):
     """A rule's condition has held long enough: an alert is open (section comment)."""
 
-    kind: Literal["alert.raised"] = Field(default="alert.raised", description="Event kind.")
+    kind: Literal[EventKind.ALERT_RAISED] = Field(
+        default=EventKind.ALERT_RAISED, description="Event kind."
+    )
     condition_since: UtcDatetime = Field(
         description="When the condition began to hold without a break, UTC (<= occurred_at)."
     )
@@ -674,7 +690,9 @@ class AlertResolvedEvent(_RuleAlertEventBase):
     """An open alert closed: its condition cleared, or its rule went away. value is the
     last measured value."""
 
-    kind: Literal["alert.resolved"] = Field(default="alert.resolved", description="Event kind.")
+    kind: Literal[EventKind.ALERT_RESOLVED] = Field(
+        default=EventKind.ALERT_RESOLVED, description="Event kind."
+    )
     raised_event_id: uuid.UUID = Field(description="event_id of the alert.raised it closes.")
     raised_at: UtcDatetime = Field(description="occurred_at of that alert.raised, UTC.")
     reason: AlertResolveReason = Field(
@@ -755,7 +773,9 @@ class ZoneEnteredEvent(_AnalyticsTrackEventBase):
     """A track has been inside a zone for the engine's minimum number of frames (so a foot
     point flickering over the edge does not enter); `entered_at` is the first of them."""
 
-    kind: Literal["zone.entered"] = Field(default="zone.entered", description="Event kind.")
+    kind: Literal[EventKind.ZONE_ENTERED] = Field(
+        default=EventKind.ZONE_ENTERED, description="Event kind."
+    )
     zone_id: Identifier = Field(description="The zone entered.")
     entered_at: UtcDatetime = Field(description="When the stay began (back-dated), UTC.")
 
@@ -766,7 +786,9 @@ class ZoneEnteredEvent(_AnalyticsTrackEventBase):
 class ZoneExitedEvent(_AnalyticsTrackEventBase):
     """A stay in a zone ended; `dwell_s` = exited_at - entered_at."""
 
-    kind: Literal["zone.exited"] = Field(default="zone.exited", description="Event kind.")
+    kind: Literal[EventKind.ZONE_EXITED] = Field(
+        default=EventKind.ZONE_EXITED, description="Event kind."
+    )
     zone_id: Identifier = Field(description="The zone left.")
     entered_at: UtcDatetime = Field(description="When the stay began, UTC.")
     exited_at: UtcDatetime = Field(
@@ -787,8 +809,8 @@ class ZoneExitedEvent(_AnalyticsTrackEventBase):
 class ZoneDwellExceededEvent(_AnalyticsTrackEventBase):
     """One stay has lasted the zone's dwell threshold (once per stay)."""
 
-    kind: Literal["zone.dwell_exceeded"] = Field(
-        default="zone.dwell_exceeded", description="Event kind."
+    kind: Literal[EventKind.ZONE_DWELL_EXCEEDED] = Field(
+        default=EventKind.ZONE_DWELL_EXCEEDED, description="Event kind."
     )
     zone_id: Identifier = Field(description="The zone.")
     entered_at: UtcDatetime = Field(description="When the stay began, UTC.")
@@ -802,7 +824,9 @@ class ZoneDwellExceededEvent(_AnalyticsTrackEventBase):
 class ZoneOccupancyEvent(_AnalyticsEventBase):
     """The number of tracks inside a zone changed (at most once per zone per frame)."""
 
-    kind: Literal["zone.occupancy"] = Field(default="zone.occupancy", description="Event kind.")
+    kind: Literal[EventKind.ZONE_OCCUPANCY] = Field(
+        default=EventKind.ZONE_OCCUPANCY, description="Event kind."
+    )
     zone_id: Identifier = Field(description="The zone.")
     count: int = Field(ge=0, description="Tracks inside now.")
     previous: int = Field(ge=0, description="Tracks inside before this change.")
@@ -818,7 +842,9 @@ class AreaOccupancyEvent(_AnalyticsEventBase):
     """Occupancy of a physical area seen by several cameras: the largest of its zones'
     counts (the same people seen twice count once). camera_id is STORE_CAMERA_ID."""
 
-    kind: Literal["area.occupancy"] = Field(default="area.occupancy", description="Event kind.")
+    kind: Literal[EventKind.AREA_OCCUPANCY] = Field(
+        default=EventKind.AREA_OCCUPANCY, description="Event kind."
+    )
     area: Identifier = Field(description="The physical area (zones' `physical_area`).")
     count: int = Field(ge=0, description="People in the area now.")
     previous: int = Field(ge=0, description="People in it before this change.")
@@ -831,7 +857,9 @@ class LineCrossedEvent(_AnalyticsTrackEventBase):
     """A track crossed a counting line (once per crossing: a dead band and a minimum of
     frames on the new side keep jitter from counting)."""
 
-    kind: Literal["line.crossed"] = Field(default="line.crossed", description="Event kind.")
+    kind: Literal[EventKind.LINE_CROSSED] = Field(
+        default=EventKind.LINE_CROSSED, description="Event kind."
+    )
     line_id: Identifier = Field(description="The line crossed.")
     direction: Literal["in", "out"] = Field(description="in: onto the line's in-side; out: off it.")
     crossed_at: UtcDatetime = Field(
@@ -847,7 +875,9 @@ class LineCrossedEvent(_AnalyticsTrackEventBase):
 class QueueSnapshotEvent(_AnalyticsEventBase):
     """A queue zone's state, once per snapshot interval of frame time."""
 
-    kind: Literal["queue.snapshot"] = Field(default="queue.snapshot", description="Event kind.")
+    kind: Literal[EventKind.QUEUE_SNAPSHOT] = Field(
+        default=EventKind.QUEUE_SNAPSHOT, description="Event kind."
+    )
     zone_id: Identifier = Field(description="The queue zone.")
     length: int = Field(ge=0, description="People in the queue now.")
     median_service_s: Seconds | None = Field(
@@ -872,7 +902,9 @@ class QueueSnapshotEvent(_AnalyticsEventBase):
 class QueueAbandonedEvent(_AnalyticsTrackEventBase):
     """Someone left a queue and did not reach one of its checkouts in time."""
 
-    kind: Literal["queue.abandoned"] = Field(default="queue.abandoned", description="Event kind.")
+    kind: Literal[EventKind.QUEUE_ABANDONED] = Field(
+        default=EventKind.QUEUE_ABANDONED, description="Event kind."
+    )
     zone_id: Identifier = Field(description="The queue zone.")
     left_at: UtcDatetime = Field(description="When they left the queue, UTC.")
     waited_s: Seconds = Field(description="How long they had been in it, seconds.")
@@ -885,7 +917,9 @@ class HeatmapGridEvent(_AnalyticsEventBase):
     """One camera's floor usage over one minute of frame time, row-major rows x cols (see
     analytics.engine.events.HeatmapGrid for what each array measures)."""
 
-    kind: Literal["heatmap.grid"] = Field(default="heatmap.grid", description="Event kind.")
+    kind: Literal[EventKind.HEATMAP_GRID] = Field(
+        default=EventKind.HEATMAP_GRID, description="Event kind."
+    )
     minute_start: UtcDatetime = Field(description="Start of the minute, UTC.")
     cols: int = Field(ge=1, le=1024, description="Grid columns.")
     rows: int = Field(ge=1, le=1024, description="Grid rows.")
@@ -939,7 +973,9 @@ class VisitEndedEvent(_AnalyticsEventBase):
     only for visits that entered the store or stayed in a zone. camera_id is the visit's
     camera, or STORE_CAMERA_ID for a visit seen by several cameras."""
 
-    kind: Literal["visit.ended"] = Field(default="visit.ended", description="Event kind.")
+    kind: Literal[EventKind.VISIT_ENDED] = Field(
+        default=EventKind.VISIT_ENDED, description="Event kind."
+    )
     visit_id: Identifier = Field(
         description="The identity service's visit id when linked, else '<camera>/<track>'."
     )
@@ -1048,30 +1084,6 @@ EVENT_TYPES: Final = (
     *RULE_ALERT_EVENT_TYPES,
     *ANALYTICS_EVENT_TYPES,
 )
-EventKind = Literal[
-    "detections",
-    "track.started",
-    "track.updated",
-    "track.ended",
-    "camera.status",
-    "identity.resolved",
-    "identity.unknown",
-    "identity.withdrawn",
-    "alert.false_merge",
-    "alert.identity_drift",
-    "alert.raised",
-    "alert.resolved",
-    "zone.entered",
-    "zone.exited",
-    "zone.dwell_exceeded",
-    "zone.occupancy",
-    "area.occupancy",
-    "line.crossed",
-    "queue.snapshot",
-    "queue.abandoned",
-    "heatmap.grid",
-    "visit.ended",
-]
 
 _EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
 
