@@ -33,7 +33,6 @@ import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from enum import StrEnum
 
 from orchestrator.cameras.buffer import BufferClosed, LatestBuffer
 from orchestrator.cameras.factory import open_source
@@ -45,6 +44,7 @@ from orchestrator.frames.validation import FrameValidator, RejectReason
 from orchestrator.metrics import METRICS, OrchestratorMetrics
 from trinetra.config.camera import CameraConfig
 from trinetra.retry import Backoff
+from trinetra.vocabulary import CameraState
 
 __all__ = ["CameraState", "CameraStatus", "CameraWorker", "SourceFactory", "StatusCallback"]
 
@@ -54,13 +54,6 @@ log = logging.getLogger(__name__)
 WATCHDOG_GRACE_S = 5.0
 _WATCHDOG_TICK_S = 0.25
 _WATCH_QUEUE_SIZE = 256
-
-
-class CameraState(StrEnum):
-    CONNECTING = "connecting"
-    LIVE = "live"
-    ERROR = "error"
-    STOPPED = "stopped"
 
 
 @dataclass(frozen=True, slots=True)
