@@ -1,5 +1,7 @@
-"""The FastAPI application: GraphQL at /graphql, REST beside it, the WebRTC live view
-(gateway/live/) and the dashboard (gateway/dashboard/), one `Gateway` behind.
+"""The FastAPI application: GraphQL at /graphql, REST beside it (the heatmap PNG too), the
+WebRTC live view (gateway/live/) and the dashboard (gateway/dashboard/), one `Gateway`
+behind; the analytics configuration publisher (NATS KV) and the store nodes' snapshot
+client live on the app's state.
 
 app = create_app(GatewaySettings())   # uvicorn.run(app, ...)
 """
@@ -15,19 +17,25 @@ from fastapi import FastAPI, Request, Response
 from gateway.api.router import graphql_router
 from gateway.config import GatewaySettings
 from gateway.dashboard import mount_dashboard
+from gateway.feeds.analytics_config import AnalyticsConfigPublisher
 from gateway.limits import BodySizeLimit
 from gateway.live.router import LiveView, live_router
-from gateway.rest import health, process_frame
+from gateway.metrics import route_label
+from gateway.rest import health, heatmap, process_frame
+from gateway.rest.snapshots import SnapshotClient
 from gateway.runtime import Gateway
 
 
 def create_app(settings: GatewaySettings, gateway: Gateway | None = None) -> FastAPI:
     gw = gateway if gateway is not None else Gateway(settings)
     live = LiveView(gw)
+    analytics_config = AnalyticsConfigPublisher(gw.nats, gw.db, settings.store_id, gw.schema_ready)
+    snapshots = SnapshotClient(settings.node_urls)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await gw.start()
+        analytics_config.start()
         # Everything allocated so far (modules, schema, clients) lives as long as the
         # process: keep it out of the cyclic collector, whose full passes over it took
         # ~100 ms each and showed up as p99 request latency.
@@ -36,6 +44,8 @@ def create_app(settings: GatewaySettings, gateway: Gateway | None = None) -> Fas
         try:
             yield
         finally:
+            await analytics_config.stop()
+            await snapshots.close()
             await live.close()
             await gw.stop()
 
@@ -48,8 +58,11 @@ def create_app(settings: GatewaySettings, gateway: Gateway | None = None) -> Fas
         redoc_url=None,
     )
     app.state.gateway = gw
+    app.state.analytics_config = analytics_config
+    app.state.snapshots = snapshots
     app.include_router(health.router)
     app.include_router(process_frame.router)
+    app.include_router(heatmap.router)
     app.include_router(graphql_router(gw), prefix="/graphql")
     app.include_router(live_router(live))
     mount_dashboard(app)
@@ -59,16 +72,10 @@ def create_app(settings: GatewaySettings, gateway: Gateway | None = None) -> Fas
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         response = await call_next(request)
-        gw.metrics.requests.labels(_route(request), f"{response.status_code // 100}xx").inc()
+        status = f"{response.status_code // 100}xx"
+        gw.metrics.requests.labels(route_label(request.scope), status).inc()
         return response
 
     # Outermost, so an oversized body is refused before anything reads it.
     app.add_middleware(BodySizeLimit, max_bytes=settings.limits.max_upload_bytes)
     return app
-
-
-def _route(request: Request) -> str:
-    """The matched route's path template (bounded label values), or 'other'."""
-    route = request.scope.get("route")
-    path = getattr(route, "path", None)
-    return path if isinstance(path, str) else "other"

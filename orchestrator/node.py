@@ -26,7 +26,12 @@ from orchestrator.checkpoint import CheckpointStore, CheckpointUnavailableError
 from orchestrator.config.node import NodeSettings
 from orchestrator.frames.sampler import AdaptiveSampler
 from orchestrator.health import HealthServer
-from orchestrator.live import AnnotatedFrameSource, LiveOfferEndpoint, LiveViewAnswerer
+from orchestrator.live import (
+    AnnotatedFrameSource,
+    LiveOfferEndpoint,
+    LiveSnapshotEndpoint,
+    LiveViewAnswerer,
+)
 from orchestrator.metrics import METRICS, OrchestratorMetrics
 from orchestrator.pipeline.batcher import MicroBatcher
 from orchestrator.pipeline.identity_feed import IdentityFeed
@@ -120,6 +125,9 @@ class StoreNode:
             settings.health_host,
             settings.health_port,
             live_offers=LiveOfferEndpoint(self.live).handle,
+            live_snapshots=LiveSnapshotEndpoint(
+                {cid: c.live for cid, c in self.cameras.items()}
+            ).handle,
         )
         self._stopped = asyncio.Event()
 

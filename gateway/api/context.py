@@ -15,6 +15,7 @@ from gateway.api.errors import UNAUTHENTICATED, UNAVAILABLE, api_error, from_aut
 from gateway.auth import AuthError, Principal, Scope
 from gateway.config import GatewaySettings
 from gateway.db import writes
+from gateway.feeds.analytics_config import AnalyticsConfigPublisher
 from gateway.runtime import Gateway
 
 
@@ -30,6 +31,14 @@ class GatewayContext(BaseContext):
     @property
     def settings(self) -> GatewaySettings:
         return self.gateway.settings
+
+    @property
+    def analytics_config(self) -> AnalyticsConfigPublisher | None:
+        """What puts analytics configuration versions into NATS KV (set up by
+        gateway/app.py on the app's state), or None outside the app."""
+        app = getattr(self.request, "app", None)
+        publisher = getattr(getattr(app, "state", None), "analytics_config", None)
+        return publisher if isinstance(publisher, AnalyticsConfigPublisher) else None
 
     def require(self, *any_of: Scope) -> Principal:
         """The caller, if they hold one of `any_of`; else a GraphQL error."""

@@ -1,4 +1,5 @@
-"""GraphQL mutations: cameras, alert acknowledgement, customer enrolment and erasure.
+"""GraphQL mutations: cameras, alert acknowledgement, customer enrolment and erasure (the
+analytics configuration's are in gateway/api/analytics_mutation.py).
 
 Camera configs are validated with the orchestrator's own `CameraConfig` (unknown keys
 are errors, so a typo names the field). Enrolment and erasure go to the store's identity
@@ -18,6 +19,7 @@ from strawberry.file_uploads import Upload
 from strawberry.scalars import JSON
 
 from gateway.api import decorators
+from gateway.api.analytics_mutation import AnalyticsMutation
 from gateway.api.context import GatewayContext, Info
 from gateway.api.errors import (
     BAD_USER_INPUT,
@@ -118,7 +120,7 @@ def _identity_failure(exc: Exception) -> Exception:
 
 
 @strawberry.type
-class Mutation:
+class Mutation(AnalyticsMutation):
     @decorators.mutation(description="Register a camera (a CameraConfig as JSON).")
     async def register_camera(
         self, info: Info, config: JSON, store_id: str | None = None

@@ -1,4 +1,5 @@
-"""GraphQL queries. Every list is newest first, paginated with opaque cursors."""
+"""GraphQL queries. Every list is newest first, paginated with opaque cursors; the
+analytics queries are in gateway/api/analytics_query.py."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import asyncpg
 import strawberry
 
 from gateway.api import decorators
+from gateway.api.analytics_query import AnalyticsQuery
 from gateway.api.context import Info
 from gateway.api.errors import BAD_USER_INPUT, FORBIDDEN, api_error
 from gateway.api.pagination import Page, check_range, fetch_page
@@ -39,7 +41,7 @@ def _store(info: Info, store_id: str | None) -> str:
 
 
 @strawberry.type
-class Query:
+class Query(AnalyticsQuery):
     @decorators.field(description="Cameras of a store with their live status.")
     async def cameras(self, info: Info, store_id: StoreArg = None) -> list[Camera]:
         info.context.require(*READ)

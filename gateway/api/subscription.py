@@ -15,16 +15,16 @@ from typing import TypeVar
 import strawberry
 
 from gateway.api import decorators
+from gateway.api.analytics_subscription import AnalyticsSubscription
 from gateway.api.context import Info
 from gateway.api.errors import BAD_USER_INPUT, api_error
 from gateway.api.types import Alert, CameraStatusUpdate, TrackEvent
 from gateway.auth import Scope
 from gateway.feeds.hub import SlowConsumerError, Topic
+from gateway.ingest.rows import ALERTS, row_for
 from trinetra.events.schema import (
     CameraStatusEvent,
     Event,
-    FalseMergeAlertEvent,
-    IdentityDriftAlertEvent,
     TrackEndedEvent,
     TrackStartedEvent,
     TrackUpdatedEvent,
@@ -59,8 +59,19 @@ async def _stream(
             await asyncio.Event().wait()
 
 
+def is_alert(event: Event) -> bool:
+    """An event the gateway stores as an alert (any alert.* kind ingest maps to `alerts`)."""
+    if not event.kind.startswith("alert."):
+        return False
+    try:
+        table, _ = row_for(event)
+    except TypeError:
+        return False
+    return table is ALERTS
+
+
 @strawberry.type
-class Subscription:
+class Subscription(AnalyticsSubscription):
     @decorators.subscription(
         description="Live track events, optionally only some cameras, kinds, or updates "
         "at or above a detector score (ended events carry no score and always pass)."
@@ -103,15 +114,9 @@ class Subscription:
         on_camera = _camera_filter(store_id or info.context.settings.store_id, camera_ids)
 
         def matches(event: Event) -> bool:
-            return isinstance(event, FalseMergeAlertEvent | IdentityDriftAlertEvent) and on_camera(
-                event
-            )
+            return on_camera(event) and is_alert(event)
 
-        def convert(event: Event) -> Alert:
-            assert isinstance(event, FalseMergeAlertEvent | IdentityDriftAlertEvent)
-            return Alert.of_event(event)
-
-        async for item in _stream(info, Topic.ALERTS, matches, convert):
+        async for item in _stream(info, Topic.ALERTS, matches, Alert.of_event):
             yield item
 
     @decorators.subscription(description="Live camera status changes.")

@@ -22,8 +22,7 @@ from trinetra.config.camera import CameraConfig
 from trinetra.events.schema import BoundingBox as SchemaBox
 from trinetra.events.schema import (
     CameraStatusEvent,
-    FalseMergeAlertEvent,
-    IdentityDriftAlertEvent,
+    Event,
     TrackEndedEvent,
     TrackStartedEvent,
     TrackUpdatedEvent,
@@ -235,7 +234,8 @@ class Alert:
         )
 
     @classmethod
-    def of_event(cls, event: FalseMergeAlertEvent | IdentityDriftAlertEvent) -> Alert:
+    def of_event(cls, event: Event) -> Alert:
+        """An alert event as its stored row would show it (any kind stored in `alerts`)."""
         from gateway.ingest.rows import ALERTS, row_for
 
         table, values = row_for(event)

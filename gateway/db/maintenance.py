@@ -1,12 +1,15 @@
-"""What the database does not do by itself: rollups and retention.
+"""What the database does not do by itself: rollups, journeys and retention.
 
 On plain PostgreSQL (gateway/db/dialect.py) the gateway refreshes `camera_minute` every
 few seconds, incrementally: it recomputes every minute that received rows since its last
 watermark (by `ingested_at`, so late and replayed events count), minus an overlap that
-covers ingest transactions still open at the previous refresh. It also deletes expired
-rows of the time-series tables. On TimescaleDB the continuous aggregate and the retention
-policies (sql/timescale/) do both. On both, the gateway expires the plain tables that no
-Timescale policy covers (`tracks`, `alerts`).
+covers ingest transactions still open at the previous refresh; the analytics rollups
+(gateway/db/analytics/rollups.py) the same way. It also deletes expired rows of the
+time-series tables. On TimescaleDB the continuous aggregates and the retention policies
+(sql/timescale/) do both. On both, the gateway expires the plain tables that no
+Timescale policy covers (`tracks`, `alerts`), keeps the journeys up to date
+(gateway/db/analytics/journeys.py: a join no continuous aggregate can hold) and applies
+the analytics retention (gateway/db/analytics/retention.py).
 
 Every statement is safe to run from several replicas at once (a transaction-level
 advisory lock makes concurrent refreshes take turns).
@@ -23,6 +26,9 @@ from typing import Final
 import asyncpg
 
 from gateway.config import RetentionSettings
+from gateway.db.analytics.journeys import refresh_journeys
+from gateway.db.analytics.retention import apply_analytics_retention
+from gateway.db.analytics.rollups import refresh_analytics_rollups
 from gateway.db.database import Database
 from gateway.db.dialect import Dialect
 from gateway.metrics import GatewayMetrics
@@ -144,8 +150,8 @@ class Maintenance:
         if self._tasks:
             return
         self._tasks.append(asyncio.create_task(self._retention_forever(), name="retention"))
-        if self._dialect.gateway_maintains_timeseries:
-            self._tasks.append(asyncio.create_task(self._refresh_forever(), name="rollups"))
+        # Rollups on plain PostgreSQL only; journeys on both dialects.
+        self._tasks.append(asyncio.create_task(self._refresh_forever(), name="rollups"))
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -156,7 +162,10 @@ class Maintenance:
     async def refresh_now(self) -> None:
         started = time.perf_counter()
         async with self._db.connection() as conn:
-            await refresh_rollups(conn)
+            if self._dialect.gateway_maintains_timeseries:
+                await refresh_rollups(conn)
+                await refresh_analytics_rollups(conn)
+            await refresh_journeys(conn)
         self._metrics.rollup_refresh_seconds.observe(time.perf_counter() - started)
 
     async def _refresh_forever(self) -> None:
@@ -174,6 +183,7 @@ class Maintenance:
             try:
                 async with self._db.connection() as conn:
                     deleted = await apply_retention(conn, self._dialect, self._retention)
+                    deleted |= await apply_analytics_retention(conn, self._retention)
                 for table, count in deleted.items():
                     self._metrics.retention_deleted.labels(table).inc(count)
             except asyncio.CancelledError:

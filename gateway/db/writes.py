@@ -1,4 +1,5 @@
-"""Every write the API makes: cameras, alert acknowledgement, the audit log, erasure."""
+"""Every write the API makes: cameras, alert acknowledgement, the audit log, erasure
+(the analytics configuration's versions are in gateway/db/analytics/config.py)."""
 
 from __future__ import annotations
 
@@ -152,7 +153,21 @@ async def forget_customer(
         customer_id,
         erased_at,
     )
-    return {"identity_events": _count(identity), "alerts": _count(alerts)}
+    # Visits and journeys name the customer too (journeys keep their shape: which tracks
+    # were one person's is pseudonymous).
+    analytics = 0
+    for table, column in (
+        ("visits", "started_at"),
+        ("journeys", "started_at"),
+        ("journey_tracks", "first_at"),
+    ):
+        status = await conn.execute(
+            f"UPDATE {table} SET customer_id = NULL WHERE customer_id = $1 AND {column} <= $2",
+            customer_id,
+            erased_at,
+        )
+        analytics += _count(status)
+    return {"identity_events": _count(identity), "alerts": _count(alerts), "visits": analytics}
 
 
 def _count(status: str) -> int:

@@ -1,6 +1,6 @@
 """Live events for GraphQL subscriptions: NATS core subscriptions fanned out to clients.
 
-One core subscription per topic (tracks, alerts, camera status) on the stream subjects;
+One core subscription per topic (tracks, alerts, camera status, analytics) on the stream subjects;
 each message is decoded once and offered to every matching subscriber's bounded queue
 with `put_nowait`. Delivery to a client never waits for another client: a subscriber
 whose queue is full is marked overflowed (its queue is replaced by a single marker) and
@@ -27,6 +27,7 @@ from gateway.metrics import GatewayMetrics
 from trinetra.events.connection import NatsConnection
 from trinetra.events.schema import (
     ALERTS_SUBJECTS,
+    ANALYTICS_SUBJECTS,
     STATUS_SUBJECTS,
     TRACKS_SUBJECTS,
     Event,
@@ -41,12 +42,14 @@ class Topic(StrEnum):
     TRACKS = "tracks"
     ALERTS = "alerts"
     STATUS = "status"
+    ANALYTICS = "analytics"
 
 
 SUBJECTS: Final = {
     Topic.TRACKS: TRACKS_SUBJECTS,
     Topic.ALERTS: ALERTS_SUBJECTS,
     Topic.STATUS: STATUS_SUBJECTS,
+    Topic.ANALYTICS: ANALYTICS_SUBJECTS,
 }
 
 

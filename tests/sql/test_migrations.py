@@ -65,6 +65,7 @@ TABLES = {
     "zone_occupancy_hour",
     "zone_dwell_hour",
     "zone_dwell_day",
+    "zone_dwell_week",
     "queue_minute",
     "queue_hour",
     "queue_abandoned_minute",

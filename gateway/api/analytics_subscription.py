@@ -1,0 +1,168 @@
+"""Live analytics over graphql-transport-ws (viewer scope), fed from the ANALYTICS stream's
+subjects by the live hub like every subscription (gateway/api/subscription.py): zone
+occupancy changes, queue snapshots, and line crossings with running totals.
+
+footfallCounters counts from `since` (default: today's UTC midnight; a dashboard passes
+its own local midnight): the totals start from the crossings already stored, then every
+live crossing adds one. The live feed is joined before the stored totals are read, and a
+crossing ingested in the last minute (that may be both stored and still arriving live) is
+counted once, by event id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator
+from datetime import UTC, datetime, timedelta
+from typing import Final
+
+import strawberry
+
+from gateway.api import decorators
+from gateway.api.analytics_types import FootfallCounter, QueueState, ZoneOccupancyUpdate
+from gateway.api.context import Info
+from gateway.api.errors import BAD_USER_INPUT, api_error
+from gateway.auth import Scope
+from gateway.feeds.hub import SlowConsumerError, Topic
+from trinetra.events.schema import Event, LineCrossedEvent, QueueSnapshotEvent, ZoneOccupancyEvent
+
+# Crossings ingested this recently may arrive live too: counted once, by event id.
+_OVERLAP: Final = timedelta(minutes=1)
+
+
+@strawberry.type
+class AnalyticsSubscription:
+    @decorators.subscription(description="Live zone occupancy changes, optionally of a camera.")
+    async def zone_occupancy(
+        self,
+        info: Info,
+        camera_id: str | None = None,
+        zone_id: str | None = None,
+        store_id: str | None = None,
+    ) -> AsyncGenerator[ZoneOccupancyUpdate, None]:
+        info.context.require(Scope.VIEWER)
+        store = store_id or info.context.settings.store_id
+
+        def matches(event: Event) -> bool:
+            return (
+                isinstance(event, ZoneOccupancyEvent)
+                and event.store_id == store
+                and (camera_id is None or event.camera_id == camera_id)
+                and (zone_id is None or event.zone_id == zone_id)
+            )
+
+        hub = info.context.gateway.hub
+        with hub.subscribe(Topic.ANALYTICS, matches, info.context.slow_consumer) as subscriber:
+            try:
+                async for event in subscriber.events():
+                    assert isinstance(event, ZoneOccupancyEvent)
+                    yield ZoneOccupancyUpdate.of(event)
+            except SlowConsumerError:
+                # Being dropped (on_overflow): the connection's shutdown cancels us.
+                await asyncio.Event().wait()
+
+    @decorators.subscription(description="Live queue snapshots, optionally of one queue zone.")
+    async def queue_state(
+        self,
+        info: Info,
+        zone_id: str | None = None,
+        camera_id: str | None = None,
+        store_id: str | None = None,
+    ) -> AsyncGenerator[QueueState, None]:
+        info.context.require(Scope.VIEWER)
+        store = store_id or info.context.settings.store_id
+
+        def matches(event: Event) -> bool:
+            return (
+                isinstance(event, QueueSnapshotEvent)
+                and event.store_id == store
+                and (camera_id is None or event.camera_id == camera_id)
+                and (zone_id is None or event.zone_id == zone_id)
+            )
+
+        hub = info.context.gateway.hub
+        with hub.subscribe(Topic.ANALYTICS, matches, info.context.slow_consumer) as subscriber:
+            try:
+                async for event in subscriber.events():
+                    assert isinstance(event, QueueSnapshotEvent)
+                    yield QueueState.of(event)
+            except SlowConsumerError:
+                await asyncio.Event().wait()
+
+    @decorators.subscription(
+        description="Every live line crossing with its line's totals since `since` (default: "
+        "today's UTC midnight; pass your local midnight)."
+    )
+    async def footfall_counters(
+        self,
+        info: Info,
+        line_id: str | None = None,
+        since: datetime | None = None,
+        store_id: str | None = None,
+    ) -> AsyncGenerator[FootfallCounter, None]:
+        info.context.require(Scope.VIEWER)
+        now = datetime.now(UTC)
+        start = since or now.replace(hour=0, minute=0, second=0, microsecond=0)
+        if start.tzinfo is None:
+            raise api_error("since needs a timezone", BAD_USER_INPUT, field="since")
+        longest = timedelta(days=info.context.settings.limits.max_range_days)
+        if not timedelta(0) <= now - start <= longest:
+            raise api_error(
+                "since must be in the past, within the longest query range",
+                BAD_USER_INPUT,
+                field="since",
+            )
+        info.context.check_database()
+        store = store_id or info.context.settings.store_id
+
+        def matches(event: Event) -> bool:
+            return (
+                isinstance(event, LineCrossedEvent)
+                and event.store_id == store
+                and (line_id is None or event.line_id == line_id)
+                and event.crossed_at >= start
+            )
+
+        hub = info.context.gateway.hub
+        with hub.subscribe(Topic.ANALYTICS, matches, info.context.slow_consumer) as subscriber:
+            async with info.context.gateway.db.connection() as conn:
+                rows = await conn.fetch(
+                    """
+                    SELECT line_id, direction, count(*) AS crossings FROM line_crossings
+                    WHERE store_id = $1 AND ($2::text IS NULL OR line_id = $2)
+                      AND crossed_at >= $3
+                    GROUP BY line_id, direction
+                    """,
+                    store,
+                    line_id,
+                    start,
+                )
+                recent = await conn.fetch(
+                    """
+                    SELECT event_id FROM line_crossings
+                    WHERE store_id = $1 AND ($2::text IS NULL OR line_id = $2)
+                      AND crossed_at >= $3 AND ingested_at >= $4
+                    """,
+                    store,
+                    line_id,
+                    start,
+                    now - _OVERLAP,
+                )
+            totals: dict[tuple[str, str], int] = {
+                (r["line_id"], r["direction"]): int(r["crossings"]) for r in rows
+            }
+            counted = {r["event_id"] for r in recent}
+            try:
+                async for event in subscriber.events():
+                    assert isinstance(event, LineCrossedEvent)
+                    if event.event_id not in counted:
+                        key = (event.line_id, event.direction)
+                        totals[key] = totals.get(key, 0) + 1
+                    yield FootfallCounter.of(
+                        event,
+                        start,
+                        totals.get((event.line_id, "in"), 0),
+                        totals.get((event.line_id, "out"), 0),
+                    )
+            except SlowConsumerError:
+                await asyncio.Event().wait()
