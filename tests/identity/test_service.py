@@ -47,6 +47,7 @@ from trinetra.identity.client import IdentityServiceClient, IdentityServiceError
 from trinetra.identity.errors import InvalidCustomerIdError, MultipleFacesError, NoFaceError
 from trinetra.identity.protocol import ObservationIn, TrackEndIn, service_subject
 from trinetra.inference import VisionClient
+from trinetra.vocabulary import EventKind
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -225,7 +226,7 @@ async def test_gate_and_false_merge_events_reach_jetstream(
     assert ("identity.resolved", "entrance", 1, OBAMA) in summary
     assert ("identity.withdrawn", "entrance", 1, OBAMA) in summary
     assert ("identity.resolved", "entrance", 3, OBAMA) in summary
-    assert not any(s[0] == "identity.resolved" and s[2] in (2, 4) for s in summary)
+    assert not any(s[0] is EventKind.IDENTITY_RESOLVED and s[2] in (2, 4) for s in summary)
     unknown = [e for e in identity if isinstance(e, IdentityUnknownEvent)]
     # The merged tracks end as unknown visitors (forgotten after 30 s unseen), and the
     # gated one is unknown as soon as its window fills.

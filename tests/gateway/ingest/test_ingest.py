@@ -39,6 +39,7 @@ from tests.support.postgres import PostgresFactory, migrate_dsn
 from trinetra.events.connection import NatsConnection
 from trinetra.events.publisher import EventPublisher
 from trinetra.events.schema import encode, subject_for, tracks_subject
+from trinetra.vocabulary import EventKind
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -263,7 +264,7 @@ async def test_a_gateway_killed_mid_stream_stores_every_event_exactly_once(
         await conn.close()
     assert ids == {e.event_id for e in events}
     # Derived rows count each event once even though some were delivered twice.
-    assert samples == sum(1 for e in events if e.kind != "track.ended") == 300 * 9
+    assert samples == sum(1 for e in events if e.kind is not EventKind.TRACK_ENDED) == 300 * 9
     assert ended == 300
 
 

@@ -28,6 +28,7 @@ from tests.analytics.alerts.rules.helpers import (
     t,
 )
 from trinetra.events.schema import RuleAlertEvent
+from trinetra.vocabulary import EventKind
 
 RULES: list[dict[str, Any]] = [
     {"kind": "queue_length", "id": "q", "name": "Queue", "zone_id": "queue", "min_length": 2,
@@ -102,7 +103,7 @@ def test_a_changed_rule_is_judged_again_and_a_new_rule_on_the_current_state() ->
     # The queue of 3 is no longer long under min_length 5: resolved at once.
     stricter = {**RULES[0], "min_length": 5}
     (done,) = alerts.apply_config(config(stricter, version=2))
-    assert done.kind == "alert.resolved" and seconds(done) == 9.0
+    assert done.kind is EventKind.ALERT_RESOLVED and seconds(done) == 9.0
     # A capacity rule added while the floor is already full raises at once.
     alerts = AlertEngine(config())
     run(alerts, [ZoneOccupancy(OTHER_CAM, "floor", 8, t(0)), CameraActivity(OTHER_CAM, t(3))])

@@ -13,6 +13,7 @@ from tests.analytics.alerts.rules.helpers import (
     t,
 )
 from trinetra.events.schema import AlertRaisedEvent
+from trinetra.vocabulary import EventKind
 
 QUEUE_LENGTH = {
     "kind": "queue_length",
@@ -117,8 +118,8 @@ def test_queue_wait_raises_at_once_and_resolves_under_the_threshold() -> None:
     for item in [*snapshots(10, 11, 2, 40.0), *snapshots(11, 60, 8, 200.0)]:
         events += alerts.feed(item)
     done, again = events
-    assert done.kind == "alert.resolved" and seconds(done) == 10.0
-    assert again.kind == "alert.raised" and seconds(again) == 40.0  # 10 + 30 s cooldown
+    assert done.kind is EventKind.ALERT_RESOLVED and seconds(done) == 10.0
+    assert again.kind is EventKind.ALERT_RAISED and seconds(again) == 40.0  # 10 + 30 s cooldown
 
 
 def test_the_same_input_gives_the_same_events_and_ids() -> None:
