@@ -7,6 +7,11 @@ VENV := .venv
 SERVER_VENV := .venv-triton
 BIN := $(VENV)/bin
 UV := $(BIN)/uv
+# The demo gateway's port: `make demo PORT=8090`.
+PORT ?= 8080
+# Installs show their progress bars on a terminal; in a log (CI) uv and pip print only
+# what they resolved and installed, without bars.
+PIP_PROGRESS := $(shell [ -t 2 ] && echo on || echo off)
 
 .PHONY: setup system-packages models media dashboard-assets demo test lint typecheck perf clean
 
@@ -14,30 +19,36 @@ setup: system-packages $(VENV)/.installed $(SERVER_VENV)/.installed models media
 
 # Debian packages: GStreamer's RTSP server for the test cameras (skips what is installed).
 system-packages:
+	@echo "==> system packages (scripts/install-system-packages.sh)"
 	bash scripts/install-system-packages.sh
 
 # uv is bootstrapped into the app venv with the interpreter's own pip; everything else
 # installs through it.
 $(UV):
+	@echo "==> $(VENV): a virtualenv for the applications, with uv to install into it"
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==0.13.8
+	$(BIN)/python -m pip install --disable-pip-version-check --progress-bar $(PIP_PROGRESS) uv==0.13.8
 
 $(VENV)/.installed: pyproject.toml | $(UV)
-	$(UV) pip install --quiet --python $(BIN)/python -e '.[dev,bench,services]'
+	@echo "==> $(VENV): the applications' packages (pyproject.toml: dev, bench, services)"
+	$(UV) pip install --python $(BIN)/python -e '.[dev,bench,services]'
 	touch $@
 
 # The server venv also gets this project (no dependencies) so python-backend models can
 # import the shared `ensembles.ops` functions.
 $(SERVER_VENV)/.installed: triton/requirements-server.txt pyproject.toml | $(UV)
+	@echo "==> $(SERVER_VENV): the Triton server and its backends (triton/requirements-server.txt)"
 	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(SERVER_VENV)
-	$(UV) pip install --quiet --python $(SERVER_VENV)/bin/python -r triton/requirements-server.txt
-	$(UV) pip install --quiet --python $(SERVER_VENV)/bin/python --no-deps -e .
+	$(UV) pip install --python $(SERVER_VENV)/bin/python -r triton/requirements-server.txt
+	$(UV) pip install --python $(SERVER_VENV)/bin/python --no-deps -e .
 	touch $@
 
 models:
+	@echo "==> model weights into model_repository/ (sha256-checked)"
 	$(PYTHON) triton/assets.py weights
 
 media:
+	@echo "==> test media into .cache/media/ (sha256-checked)"
 	$(PYTHON) triton/assets.py media
 
 # The dashboard's charting library (Apache ECharts), pinned with its integrity hash in
@@ -48,14 +59,16 @@ ECHARTS := gateway/dashboard/static/echarts.min.js
 dashboard-assets: $(ECHARTS)
 
 $(ECHARTS): gateway/dashboard/package.json gateway/dashboard/package-lock.json
+	@echo "==> the dashboard's chart library (npm ci into .cache/npm)"
 	@command -v npm >/dev/null || { echo "npm is missing: install Debian's npm package"; exit 1; }
 	mkdir -p .cache/npm
 	cp gateway/dashboard/package.json gateway/dashboard/package-lock.json .cache/npm/
 	npm ci --prefix .cache/npm --no-audit --no-fund --ignore-scripts
 	cp .cache/npm/node_modules/echarts/dist/echarts.min.js $@
 
+# The port is checked before anything starts; a busy one fails naming a free one.
 demo: setup
-	$(BIN)/python -m devservices.demo
+	$(BIN)/python -m devservices.demo --port $(PORT)
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .

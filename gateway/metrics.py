@@ -2,7 +2,38 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+# Where FastAPI keeps the route it selected inside an included router (its own key in the
+# ASGI scope), and what the label says for a request no route matched.
+_FASTAPI_SCOPE_KEY = "fastapi"
+_SELECTED_ROUTE_KEY = "effective_route_context"
+UNMATCHED_ROUTE = "other"
+
+
+def route_label(scope: Mapping[str, Any]) -> str:
+    """The matched route's full path template, e.g. `/api/v1/live/{camera}/offer` (a
+    bounded label value, unlike the path), or `other` when no route matched.
+
+    A route of a router included with a prefix knows only its own part of the path
+    (`""` for the GraphQL router mounted at `/graphql`); FastAPI records the prefixed
+    template in the route context it selected, so that one is taken first.
+    """
+    fastapi_scope = scope.get(_FASTAPI_SCOPE_KEY)
+    selected = (
+        fastapi_scope.get(_SELECTED_ROUTE_KEY) if isinstance(fastapi_scope, Mapping) else None
+    )
+    for candidate in (getattr(selected, "path_format", None), _route_path(scope)):
+        if isinstance(candidate, str) and candidate:
+            return candidate
+    return UNMATCHED_ROUTE
+
+
+def _route_path(scope: Mapping[str, Any]) -> object:
+    return getattr(scope.get("route"), "path", None)
 
 
 class GatewayMetrics:
@@ -93,7 +124,7 @@ class GatewayMetrics:
         # API
         self.requests = Counter(
             "trinetra_gateway_http_requests",
-            "HTTP requests by route and status class.",
+            "HTTP requests by route template (`other` when none matched) and status class.",
             ["route", "status"],
             registry=r,
         )

@@ -16,7 +16,7 @@ from strawberry.extensions import (
 )
 from strawberry.types import ExecutionContext
 
-from gateway.api.errors import UNAVAILABLE
+from gateway.api.errors import UNAVAILABLE, is_variable_error
 from gateway.api.mutation import Mutation
 from gateway.api.query import Query
 from gateway.api.subscription import Subscription
@@ -31,10 +31,11 @@ INTERNAL = "INTERNAL"
 
 def _is_internal(error: GraphQLError) -> bool:
     """Errors our resolvers did not mean to show: anything raised without a code.
-    Validation and syntax errors (no original error) are the client's and stay."""
+    Validation and syntax errors (no original error) are the client's and stay, and so do
+    variable errors (`is_variable_error`)."""
     if error.extensions and "code" in error.extensions:
         return False
-    return error.original_error is not None
+    return error.original_error is not None and not is_variable_error(error)
 
 
 class ErrorPolicy(MaskErrors):

@@ -3,11 +3,22 @@ TRINETRA_STORE_ID, TRINETRA_NATS_URL, TRINETRA_TRITON__URL, TRINETRA_HEALTH_PORT
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Final, Literal, Self
+
+from pydantic import Field, model_validator
 
 from orchestrator.tracking import TrackerConfig
 from trinetra.inference import TritonSettings
 from trinetra.settings import Settings
+
+InferenceProfile = Literal["gpu", "cpu"]
+
+# The inference deadline a profile implies when TRINETRA_TRITON__CALL_TIMEOUT_S is unset. A
+# GPU answers a batch in tens of milliseconds, so 5 s means the server is in trouble. The
+# CPU Triton (triton/cpu_server.py) takes seconds once cameras queue behind each other:
+# perf/bench_orchestrator.py measured a p99 frame-to-JetStream latency of 3.7 s with four
+# 5 fps cameras on two cores, so 5 s left no headroom and a busier node timed out.
+PROFILE_CALL_TIMEOUT_S: Final[dict[InferenceProfile, float]] = {"gpu": 5.0, "cpu": 30.0}
 
 
 class NodeSettings(Settings):
@@ -16,7 +27,16 @@ class NodeSettings(Settings):
 
     store_id: str = Field("store-1", pattern=r"^[A-Za-z0-9_-]+$", description="This store's id.")
     nats_url: str = Field("nats://127.0.0.1:4222", description="NATS server(s), comma separated.")
-    triton: TritonSettings = Field(default_factory=TritonSettings, description="Triton access.")
+    inference_profile: InferenceProfile = Field(
+        "gpu",
+        description="The Triton this node talks to: `gpu` (production) or `cpu` (the CPU "
+        "profile of triton/cpu_server.py). Chooses the default inference deadline "
+        "(triton.call_timeout_s: 5 s on gpu, 30 s on cpu); a deadline set explicitly wins.",
+    )
+    triton: TritonSettings = Field(
+        default_factory=TritonSettings,
+        description="Triton access (call_timeout_s defaults from inference_profile).",
+    )
     tracker: TrackerConfig = Field(
         default_factory=TrackerConfig, description="ByteTrack settings (frame rate per camera)."
     )
@@ -44,3 +64,13 @@ class NodeSettings(Settings):
     publish_detections: bool = Field(True, description="Publish a detections event per frame.")
     log_json: bool = Field(True, description="Structured JSON logs (one object per line).")
     log_level: str = Field("INFO", description="Root log level.")
+
+    @model_validator(mode="after")
+    def _profile_deadline(self) -> Self:
+        if "call_timeout_s" not in self.triton.model_fields_set:
+            deadline = PROFILE_CALL_TIMEOUT_S[self.inference_profile]
+            # Frozen settings: replaced once here, while the model is being built.
+            object.__setattr__(
+                self, "triton", self.triton.model_copy(update={"call_timeout_s": deadline})
+            )
+        return self

@@ -130,14 +130,16 @@ async def test_dashboard_shows_live_data(
     await asyncio.to_thread(browser.refresh)  # the page reads the configuration on load
 
     async def demo_drawn() -> dict[str, Any] | None:
-        drawn: dict[str, Any] = await asyncio.to_thread(
+        # Right after the refresh the page may not have built its tiles yet.
+        drawn: dict[str, Any] | None = await asyncio.to_thread(
             browser.execute_script,
             """const tile = document.querySelector('.tile');
+               if (tile === null || tile.querySelector('video') === null) return null;
                return {zones: [...tile.querySelectorAll('g.zone')].map((g) => g.dataset.zoneId),
                        lines: [...tile.querySelectorAll('g.line')].map((g) => g.dataset.lineId),
                        videoWidth: tile.querySelector('video').videoWidth};""",
         )
-        return drawn if drawn["videoWidth"] and drawn["zones"] else None
+        return drawn if drawn and drawn["videoWidth"] and drawn["zones"] else None
 
     drawn = await eventually(demo_drawn, 60, interval_s=1, message="the demo's zones drawn")
     assert drawn["zones"] == [zone.id for zone in demo.zones]
