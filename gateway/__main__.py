@@ -9,6 +9,7 @@ in-flight batches are written and acked.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import Sequence
 
@@ -31,7 +32,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(settings.log_level, settings.log_json)
     gateway = Gateway(settings)
     server = build_server(create_app(settings, gateway), gateway, settings.host, settings.port)
-    server.run()
+    # uvicorn re-raises Ctrl-C after its graceful shutdown: by then everything stopped
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run()
     return 0
 
 

@@ -702,6 +702,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         CalibrationError,
         ValidationError,
         ValueError,
+        OSError,  # a config or storage path that cannot be read
     ) as exc:
         print(f"identity service cannot start: {exc}", file=sys.stderr)
         return 2
