@@ -120,7 +120,7 @@ def calibration_inputs(model: str, frames: list[Image]) -> list[F32]:
 def quantize(model: str, samples: list[F32]) -> Any:
     """The INT8 OpenVINO model: NNCF post-training quantization, calibrated on `samples`."""
     try:
-        import nncf  # type: ignore[import-untyped]  # the ML team's tool: see the docstring
+        import nncf  # the ML team's tool, not installed by setup: see the docstring
     except ImportError:
         raise SystemExit(
             "nncf is not installed: .venv/bin/uv pip install --python .venv/bin/python nncf==3.4.0"
