@@ -154,9 +154,12 @@ async def rewrite(
 ) -> None:
     """The journey refresh's hook: drop the rows of every journey it rewrote or removed,
     and write the rewritten ones under their store's current funnels."""
-    await conn.execute("DELETE FROM journey_funnels WHERE journey_id = ANY($1::uuid[])", removed)
+    # Sync first: a store whose funnels changed has all its journeys re-evaluated there,
+    # the rewritten ones included, so their rows are deleted after it, not before.
     stores = sorted({j.store_id for j in journeys})
     funnels = {store: (await synced(conn, store))[1] for store in stores}
+    stale = sorted({*removed, *(j.journey_id for j in journeys)})
+    await conn.execute("DELETE FROM journey_funnels WHERE journey_id = ANY($1::uuid[])", stale)
     await write(conn, funnels, journeys)
 
 

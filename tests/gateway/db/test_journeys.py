@@ -13,6 +13,7 @@ from datetime import timedelta
 import asyncpg
 import pytest
 
+from gateway.db.analytics import config
 from gateway.db.analytics.journeys import refresh_journeys
 from gateway.db.database import Database
 from tests.gateway.analytics_helpers import crossing, identity, stay, track_uid, write
@@ -143,3 +144,54 @@ async def test_an_enrolled_customer_joins_visits_within_the_gap(db: Database) ->
         (v1, ["z1", "z4"], "cust-9"),  # 10 minutes apart: one visit
         (v3, ["z2"], "cust-9"),  # 3 hours later: another
     ]
+
+
+async def test_a_funnel_change_then_a_rewritten_journey_refreshes_cleanly(db: Database) -> None:
+    """Regression: when a store's funnels changed, the refresh re-evaluates all its
+    journeys and must not then write the rewritten ones a second time (the duplicate key
+    made every refresh fail, so no figure moved again)."""
+    a = track_uid("cam-a", 1, T0)
+    await write(
+        db,
+        [
+            crossing("cam-a", "door", 1, T0 + timedelta(seconds=2), store_entry=True, uid=a),
+            stay("cam-a", "z1", 1, T0 + timedelta(seconds=5), 20.0, uid=a),
+        ],
+    )
+    assert [r["path"] for r in await journeys(db)] == [["z1"]]
+    funnel = {
+        "id": "f",
+        "name": "Entered, z2",
+        "stages": [{"kind": "store_entry"}, {"kind": "zone", "zone_ids": ["z2"]}],
+    }
+    async with db.connection() as conn:
+        await config.insert(
+            conn,
+            STORE,
+            1,
+            {
+                "store_id": STORE,
+                "version": 1,
+                "zones": [
+                    {
+                        "id": "z2",
+                        "camera_id": "cam-a",
+                        "name": "Z2",
+                        "kind": "area",
+                        "polygon": [[0.1, 0.1], [0.9, 0.1], [0.9, 0.9]],
+                    }
+                ],
+                "funnels": [funnel],
+            },
+            actor="test",
+            action="replace",
+            reason=None,
+            diff={},
+        )
+    # The same journey gains a stay: it is rewritten in the refresh that syncs the funnel.
+    await write(db, [stay("cam-a", "z2", 1, T0 + timedelta(seconds=30), 10.0, uid=a)])
+    [journey] = await journeys(db)
+    assert journey["path"] == ["z1", "z2"]
+    async with db.connection() as conn:
+        rows = await conn.fetch("SELECT funnel_id, reached FROM journey_funnels")
+    assert [(r["funnel_id"], r["reached"]) for r in rows] == [("f", 2)]
