@@ -164,14 +164,17 @@ async def test_a_funnel_change_then_a_rewritten_journey_refreshes_cleanly(db: Da
         "name": "Entered, z2",
         "stages": [{"kind": "store_entry"}, {"kind": "zone", "zone_ids": ["z2"]}],
     }
+    # A version number no other test stores: validated configurations are cached per
+    # (store, version) for the process, and the suite runs many databases in one process.
+    version = 90_210
     async with db.connection() as conn:
         await config.insert(
             conn,
             STORE,
-            1,
+            version,
             {
                 "store_id": STORE,
-                "version": 1,
+                "version": version,
                 "zones": [
                     {
                         "id": "z2",
