@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncGenerator
 from datetime import UTC, datetime, timedelta
-from typing import Final
+from typing import Final, TypeVar
 
 import strawberry
 
@@ -25,6 +25,39 @@ from gateway.api.errors import BAD_USER_INPUT, api_error
 from gateway.auth import Scope
 from gateway.feeds.hub import SlowConsumerError, Topic
 from trinetra.events.schema import Event, LineCrossedEvent, QueueSnapshotEvent, ZoneOccupancyEvent
+
+ZoneEvent = TypeVar("ZoneEvent", ZoneOccupancyEvent, QueueSnapshotEvent)
+
+
+async def _zone_events(
+    info: Info,
+    kind: type[ZoneEvent],
+    store_id: str | None,
+    camera_id: str | None,
+    zone_id: str | None,
+) -> AsyncGenerator[ZoneEvent, None]:
+    """The live `kind` events of a store, optionally of one camera and one zone."""
+    info.context.require(Scope.VIEWER)
+    store = store_id or info.context.settings.store_id
+
+    def matches(event: Event) -> bool:
+        return (
+            isinstance(event, kind)
+            and event.store_id == store
+            and (camera_id is None or event.camera_id == camera_id)
+            and (zone_id is None or event.zone_id == zone_id)
+        )
+
+    hub = info.context.gateway.hub
+    with hub.subscribe(Topic.ANALYTICS, matches, info.context.slow_consumer) as subscriber:
+        try:
+            async for event in subscriber.events():
+                assert isinstance(event, kind)
+                yield event
+        except SlowConsumerError:
+            # Being dropped (on_overflow): the connection's shutdown cancels us.
+            await asyncio.Event().wait()
+
 
 # Crossings ingested this recently may arrive live too: counted once, by event id.
 _OVERLAP: Final = timedelta(minutes=1)
@@ -40,26 +73,8 @@ class AnalyticsSubscription:
         zone_id: str | None = None,
         store_id: str | None = None,
     ) -> AsyncGenerator[ZoneOccupancyUpdate, None]:
-        info.context.require(Scope.VIEWER)
-        store = store_id or info.context.settings.store_id
-
-        def matches(event: Event) -> bool:
-            return (
-                isinstance(event, ZoneOccupancyEvent)
-                and event.store_id == store
-                and (camera_id is None or event.camera_id == camera_id)
-                and (zone_id is None or event.zone_id == zone_id)
-            )
-
-        hub = info.context.gateway.hub
-        with hub.subscribe(Topic.ANALYTICS, matches, info.context.slow_consumer) as subscriber:
-            try:
-                async for event in subscriber.events():
-                    assert isinstance(event, ZoneOccupancyEvent)
-                    yield ZoneOccupancyUpdate.of(event)
-            except SlowConsumerError:
-                # Being dropped (on_overflow): the connection's shutdown cancels us.
-                await asyncio.Event().wait()
+        async for event in _zone_events(info, ZoneOccupancyEvent, store_id, camera_id, zone_id):
+            yield ZoneOccupancyUpdate.of(event)
 
     @decorators.subscription(description="Live queue snapshots, optionally of one queue zone.")
     async def queue_state(
@@ -69,25 +84,8 @@ class AnalyticsSubscription:
         camera_id: str | None = None,
         store_id: str | None = None,
     ) -> AsyncGenerator[QueueState, None]:
-        info.context.require(Scope.VIEWER)
-        store = store_id or info.context.settings.store_id
-
-        def matches(event: Event) -> bool:
-            return (
-                isinstance(event, QueueSnapshotEvent)
-                and event.store_id == store
-                and (camera_id is None or event.camera_id == camera_id)
-                and (zone_id is None or event.zone_id == zone_id)
-            )
-
-        hub = info.context.gateway.hub
-        with hub.subscribe(Topic.ANALYTICS, matches, info.context.slow_consumer) as subscriber:
-            try:
-                async for event in subscriber.events():
-                    assert isinstance(event, QueueSnapshotEvent)
-                    yield QueueState.of(event)
-            except SlowConsumerError:
-                await asyncio.Event().wait()
+        async for event in _zone_events(info, QueueSnapshotEvent, store_id, camera_id, zone_id):
+            yield QueueState.of(event)
 
     @decorators.subscription(
         description="Every live line crossing with its line's totals since `since` (default: "
