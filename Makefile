@@ -70,6 +70,12 @@ $(ECHARTS): gateway/dashboard/package.json gateway/dashboard/package-lock.json
 demo: setup
 	$(BIN)/python -m devservices.demo --port $(PORT)
 
+# The committed GraphQL SDL for frontend codegen (tests/gateway/api/test_sdl.py fails
+# while it is stale).
+.PHONY: schema
+schema: $(VENV)/.installed
+	$(BIN)/python -m gateway.api.sdl --write
+
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

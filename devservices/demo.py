@@ -378,7 +378,7 @@ def print_links(running: Running) -> None:
         "  (customer ids, enrolment and erasure; privacy_officer does not include operator)\n"
         f"GraphQL:   {base}/graphql (Authorization: Bearer <a token above>)\n"
         f"More tokens: TRINETRA_JWT_SECRET=$(cat {secret_file}) "
-        ".venv/bin/python -m gateway.token --scope viewer --ttl 8h\n"
+        ".venv/bin/python -m gateway.token --scope viewer --all-stores --ttl 8h\n"
         "Ctrl-C stops everything.",
         flush=True,
     )

@@ -44,6 +44,8 @@ class NatsServer(ProcessService):
     """
 
     name = "nats"
+    # Where `_ready` finds the monitoring port (a leaf in a network namespace: its address).
+    monitor_host = "127.0.0.1"
     start_timeout_s = 10.0
     stop_timeout_s = 10.0  # SIGTERM: JetStream flushes its store before exiting
 
@@ -90,7 +92,7 @@ class NatsServer(ProcessService):
         ]
 
     def _ready(self) -> bool:
-        url = f"http://127.0.0.1:{self.monitor_port}/healthz?js-enabled-only=false"
+        url = f"http://{self.monitor_host}:{self.monitor_port}/healthz?js-enabled-only=false"
         try:
             with urllib.request.urlopen(url, timeout=1.0) as response:
                 return bool(response.status == 200)

@@ -9,18 +9,20 @@ app = create_app(GatewaySettings())   # uvicorn.run(app, ...)
 from __future__ import annotations
 
 import gc
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gateway.api.bad_input import NulFreeUrls
 from gateway.api.router import graphql_router
 from gateway.config import GatewaySettings
 from gateway.dashboard import mount_dashboard
 from gateway.feeds.analytics_config import AnalyticsConfigPublisher
 from gateway.limits import BodySizeLimit
 from gateway.live.router import LiveView, live_router
-from gateway.metrics import route_label
+from gateway.metrics import GatewayMetrics, route_label
 from gateway.rest import health, heatmap, process_frame
 from gateway.rest.snapshots import SnapshotClient
 from gateway.runtime import Gateway
@@ -67,15 +69,37 @@ def create_app(settings: GatewaySettings, gateway: Gateway | None = None) -> Fas
     app.include_router(live_router(live))
     mount_dashboard(app)
 
-    @app.middleware("http")
-    async def count_requests(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        response = await call_next(request)
-        status = f"{response.status_code // 100}xx"
-        gw.metrics.requests.labels(route_label(request.scope), status).inc()
-        return response
-
-    # Outermost, so an oversized body is refused before anything reads it.
+    # The last added is the outermost: the counter sees every answer, the body limit's
+    # and the URL check's too; the body limit comes before anything reads the body.
+    app.add_middleware(NulFreeUrls)
     app.add_middleware(BodySizeLimit, max_bytes=settings.limits.max_upload_bytes)
+    app.add_middleware(RequestCounter, metrics=gw.metrics)
     return app
+
+
+class RequestCounter:
+    """Counts HTTP requests by route template and status class. Plain ASGI: Starlette's
+    BaseHTTPMiddleware ran the app in a task group, which wrapped the body limit's error
+    (an ExceptionGroup) and turned a 413 into a 500."""
+
+    def __init__(self, app: ASGIApp, metrics: GatewayMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 500  # raised before answering: the server error handler answers 500
+
+        async def observed(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, observed)
+        finally:
+            # The router recorded the matched route in the scope on the way in.
+            self.metrics.requests.labels(route_label(scope), f"{status // 100}xx").inc()

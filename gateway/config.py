@@ -94,9 +94,9 @@ class LiveSettings(ConfigModel):
 
 
 class RetentionSettings(ConfigModel):
-    """Deletes run by the gateway: tracks and alerts on both dialects; the time-series
-    tables and rollups only on plain PostgreSQL (TimescaleDB's retention policies in
-    sql/timescale/0003_policies.sql use the same defaults)."""
+    """Retention, applied by the gateway on both dialects (gateway/db/maintenance.py):
+    rows deleted on plain PostgreSQL, whole chunks dropped on TimescaleDB, whose chunks of
+    personal data span a day, so a row outlives its days by at most one day there."""
 
     detections_days: int = Field(30, ge=1, description="Per-frame detections.")
     track_events_days: int = Field(90, ge=1, description="Track events and tracks.")
@@ -114,8 +114,69 @@ class LimitSettings(ConfigModel):
     max_query_depth: int = Field(8, ge=2, le=50, description="Deepest GraphQL selection.")
     max_query_tokens: int = Field(2000, ge=100, description="Largest GraphQL document.")
     max_aliases: int = Field(30, ge=1, description="Aliases per GraphQL document.")
+    max_query_cost: int = Field(
+        30_000,
+        ge=100,
+        description="Largest static cost of a GraphQL document (gateway/api/cost.py: each "
+        "field 1, times the page size of the lists around it, plus what validating repeated "
+        "fields costs): else QUERY_TOO_COSTLY. A full page (500) of detections is ~27,000.",
+    )
     max_page_size: int = Field(500, ge=1, le=10_000, description="Largest `first`.")
+    max_json_depth: int = Field(
+        32,
+        ge=4,
+        le=500,
+        description="Deepest nesting of a GraphQL request's JSON (objects and lists), "
+        "variables included: else 400.",
+    )
     max_range_days: float = Field(31.0, gt=0, description="Longest time range one query may scan.")
+
+
+class HealthSettings(ConfigModel):
+    """The component report of /health (gateway/health_probes.py): every probe runs in the
+    background each `interval_s`, bounded by `timeout_s`; requests read the last results."""
+
+    interval_s: float = Field(5.0, gt=0, le=300, description="Time between two probes of a part.")
+    timeout_s: float = Field(
+        2.0, gt=0, le=60, description="Longest a probe may take; past it the part is down."
+    )
+    triton: bool = Field(
+        True, description="Probe the gateway's own Triton (`triton`, used by process-frame)."
+    )
+    identity: bool = Field(
+        True,
+        description="An identity service serves `store_id`: ask its health subject over NATS.",
+    )
+    analytics_urls: tuple[str, ...] = Field(
+        (),
+        description="Base URL of each analytics service partition's operational HTTP server "
+        '(its health_port), e.g. ["http://analytics:9110"]; empty: not configured.',
+    )
+    ingest_lag_degraded: int = Field(
+        10_000,
+        ge=1,
+        description="Messages a stream's ingest consumer may have outstanding (num_pending + "
+        "num_ack_pending) before ingest counts as degraded; in flight normally stays under "
+        "ingest.batch_size x (ingest.prefetch_batches + 1).",
+    )
+    analytics_lag_degraded: int = Field(
+        10_000,
+        ge=1,
+        description="Detections an analytics partition's consumer may have undelivered "
+        "before the partition counts as degraded.",
+    )
+    ingest_age_degraded_s: float = Field(
+        60.0,
+        gt=0,
+        description="Age of a stream's oldest event not stored yet above which ingest "
+        "counts as degraded.",
+    )
+    stalled_s: float = Field(
+        30.0,
+        gt=0,
+        description="A consumer (ingest, an analytics partition) with messages waiting and "
+        "no delivery for this long has no working reader: down.",
+    )
 
 
 class GatewaySettings(Settings):
@@ -156,7 +217,7 @@ class GatewaySettings(Settings):
         default_factory=dict,
         description="Base URL of each store's store node operational HTTP server (its "
         'TRINETRA_HEALTH_PORT), keyed by store id, e.g. {"blr-01": "http://10.0.0.5:9108"}: '
-        "live view offers are forwarded there.",
+        "live view offers are forwarded there, and /health reports each one's /health.",
     )
     identity_timeout_s: float = Field(
         30.0, gt=0, description="Deadline of identity service requests (enrol runs models)."
@@ -170,6 +231,9 @@ class GatewaySettings(Settings):
         default_factory=RetentionSettings, description="Data retention."
     )
     limits: LimitSettings = Field(default_factory=LimitSettings, description="Request limits.")
+    health: HealthSettings = Field(
+        default_factory=HealthSettings, description="What /health reports, how often."
+    )
     graphiql: bool = Field(False, description="Serve the GraphiQL IDE at /graphql.")
     log_json: bool = Field(True, description="Structured JSON logs (one object per line).")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(

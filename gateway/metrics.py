@@ -89,6 +89,19 @@ class GatewayMetrics:
             ["stream"],
             registry=r,
         )
+        self.ingest_outstanding = Gauge(
+            "trinetra_gateway_ingest_outstanding",
+            "Messages of a stream its ingest consumer has not stored yet (pending + unacked; "
+            "JetStream consumer info, read by the health probe).",
+            ["stream"],
+            registry=r,
+        )
+        self.ingest_oldest_unstored_seconds = Gauge(
+            "trinetra_gateway_ingest_oldest_unstored_seconds",
+            "Age of a stream's oldest message not stored yet (0: none; health probe).",
+            ["stream"],
+            registry=r,
+        )
         self.ingest_batch_seconds = Histogram(
             "trinetra_gateway_ingest_batch_seconds",
             "Time to store one batch (one transaction).",
@@ -149,6 +162,14 @@ class GatewayMetrics:
         self.rollup_refresh_seconds = Histogram(
             "trinetra_gateway_rollup_refresh_seconds",
             "Plain PostgreSQL: time to refresh the per-minute rollups.",
+            registry=r,
+        )
+        # system health (gateway/health_probes.py)
+        self.component_up = Gauge(
+            "trinetra_gateway_component_up",
+            "1 while a part of the system (triton, node:<store>, identity, analytics:<i>/<n>, "
+            "ingest) is ok or degraded, 0 while it is down; absent while unknown.",
+            ["component"],
             registry=r,
         )
         self.retention_deleted = Counter(

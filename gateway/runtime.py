@@ -24,7 +24,9 @@ from gateway.db.database import Database
 from gateway.db.dialect import Dialect
 from gateway.db.maintenance import Maintenance
 from gateway.db.migrations import migrate
+from gateway.feeds.camera_registry import CameraRegistryPublisher
 from gateway.feeds.hub import LiveHub
+from gateway.health_probes import HealthMonitor
 from gateway.ingest.service import IngestService
 from gateway.metrics import GatewayMetrics
 from trinetra.events.connection import NatsConnection
@@ -62,14 +64,18 @@ class Gateway:
         self.identity = IdentityServiceClient(
             self.nats, store_id=s.store_id, timeout_s=s.identity_timeout_s
         )
+        self.schema_ready = asyncio.Event()
+        # Registered cameras into NATS KV, where store nodes watch them (gateway/feeds/).
+        self.camera_registry = CameraRegistryPublisher(self.nats, self.db, self.schema_ready)
         self.vision: VisionClient | None = None
+        # The rest of the system's health, probed in the background (/health, systemHealth).
+        self.health = HealthMonitor(s, self.metrics, self.nats, self.identity, lambda: self.vision)
         # Set by the server that runs the app (gateway/serve.py): aborts a client's TCP
         # connection when a close frame cannot get through (a stalled subscriber).
         self.abort_connection: Callable[[tuple[str, int]], bool] | None = None
         self.ingest: IngestService | None = None
         self.maintenance: Maintenance | None = None
         self.dialect: Dialect | None = None
-        self.schema_ready = asyncio.Event()
         self._bring_up: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -77,6 +83,8 @@ class Gateway:
         await self.nats.start()
         await self.hub.start()
         self.vision = VisionClient(self.settings.triton)
+        self.camera_registry.start()
+        self.health.start()
         self._bring_up = asyncio.create_task(self._bring_up_database(), name="database-up")
 
     async def _bring_up_database(self) -> None:
@@ -131,6 +139,8 @@ class Gateway:
             await self.ingest.stop()
         if self.maintenance is not None:
             await self.maintenance.stop()
+        await self.camera_registry.stop()
+        await self.health.stop()
         await self.hub.close()
         if self.vision is not None:
             await self.vision.close()

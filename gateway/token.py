@@ -2,14 +2,16 @@
 has an identity provider):
 
     TRINETRA_JWT_SECRET=<the gateway's secret> \\
-      .venv/bin/python -m gateway.token --scope operator --ttl 8h [--subject alice]
+      .venv/bin/python -m gateway.token --scope operator --store blr-01 --ttl 8h [--subject alice]
 
 The token is signed with the same settings the gateway reads (TRINETRA_JWT_SECRET, and
 TRINETRA_JWT_ISSUER / TRINETRA_JWT_AUDIENCE when set, gateway/config.py), so the gateway
 accepts it. It goes to stdout alone (`TOKEN=$(python -m gateway.token ...)`); with
 `--dashboard URL` the dashboard link carrying it is printed instead. What it grants and
 until when goes to stderr. Scopes are gateway/auth.py's; `privacy_officer` does not
-include `operator`, so name both for both.
+include `operator`, so name both for both. The stores it may see are named with `--store`
+(repeat for several) or `--all-stores` (chain-wide staff); one of them is required, so
+nobody grants every store by forgetting a flag.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from datetime import UTC, datetime
 
 from pydantic import ValidationError
 
-from gateway.auth import Scope, issue_token
+from gateway.auth import ALL_STORES, Scope, is_store_id, issue_token
 from gateway.config import GatewaySettings
 
 __all__ = ["main", "parse_ttl"]
@@ -54,6 +56,14 @@ def _ttl_argument(text: str) -> float:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _store_argument(text: str) -> str:
+    if not is_store_id(text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a store id (letters, digits, _ and -; --all-stores for every store)"
+        )
+    return text
+
+
 def _login_name() -> str:
     try:
         return getpass.getuser()
@@ -73,6 +83,19 @@ def _parser() -> argparse.ArgumentParser:
         required=True,
         choices=[scope.value for scope in Scope],
         help="a scope to grant (repeat for several)",
+    )
+    stores = parser.add_mutually_exclusive_group(required=True)
+    stores.add_argument(
+        "--store",
+        action="append",
+        type=_store_argument,
+        metavar="ID",
+        help="a store the token may see (repeat for several)",
+    )
+    stores.add_argument(
+        "--all-stores",
+        action="store_true",
+        help="the token may see every store (chain-wide staff)",
     )
     parser.add_argument(
         "--subject",
@@ -108,17 +131,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"cannot read the gateway's settings:\n{exc}", file=sys.stderr)
         return 2
     scopes = sorted(set(args.scope))
+    stores = ALL_STORES if args.all_stores else sorted(set(args.store))
     token = issue_token(
         settings.jwt_secret.get_secret_value(),
         args.subject,
         scopes,
+        stores=stores,
         ttl_s=args.ttl,
         issuer=settings.jwt_issuer,
         audience=settings.jwt_audience,
     )
     expires = datetime.fromtimestamp(time.time() + args.ttl, UTC).isoformat(timespec="seconds")
     granted = " ".join(scopes)
-    print(f"token for {args.subject!r}, scopes {granted}, expires {expires}", file=sys.stderr)
+    where = "all stores" if stores == ALL_STORES else "stores " + " ".join(stores)
+    print(
+        f"token for {args.subject!r}, scopes {granted}, {where}, expires {expires}",
+        file=sys.stderr,
+    )
     if args.dashboard:
         print(f"{args.dashboard.rstrip('/')}/dashboard/#token={token}")
     else:

@@ -539,6 +539,17 @@ class ServiceConfig(_Config):
     max_photo_bytes: int = Field(
         default=8 * 1024 * 1024, ge=1, description="Largest photo accepted for enrolment."
     )
+    health_host: str = Field(
+        default="127.0.0.1", description="Address of /health, /ready, /metrics."
+    )
+    health_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="Port of /health, /ready, /metrics (trinetra.health; 0: any free one). "
+        "None: no endpoint, for a service embedded in another process; deploy/identity.yaml "
+        "serves 9109.",
+    )
     identity: IdentityConfig = Field(
         default_factory=IdentityConfig, description="Identity resolution settings."
     )

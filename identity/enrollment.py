@@ -7,17 +7,24 @@ function's verdict (`ensembles.ops.face_quality` through `identity.quality`) wit
 enrolment gates of `EnrollmentConfig`: size, detector score and a frontal pose. One
 enrolment takes up to `max_photos` photos of the same person (`assess_photos`): the good
 ones are stored, each refused one is reported with its reason.
+
+Huge photos are downscaled first (`fit_photo`): a phone's 50-200 MP JPEG holds nothing
+more for the models (the face detector runs at 640 px, the embedder at 112 px a face)
+than the same photo at 4096 px, and the pipeline refuses frames beyond 8K outright.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Final, Protocol
 
+import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from ensembles.ops.image import DEFAULT_MAX_PIXELS, encoded_image_size
 from identity.audit import AuditContext
 from identity.config import EnrollmentConfig
 from identity.gallery import EnrolledEmbedding, FaceGallery
@@ -36,6 +43,46 @@ from trinetra.inference.detections import FrameAnalysis
 from trinetra.inference.errors import InvalidInputError
 
 Photo = bytes | NDArray[np.uint8]
+
+# Longest side a photo is analysed at; larger ones are downscaled to it (module docs).
+MAX_PHOTO_SIDE: Final = 4096
+# Largest photo decoded for downscaling: JPEGs decode at 1/2 to 1/8 scale directly
+# (libjpeg), so 200 MP costs a few; PNGs decode whole, so they keep the pipeline's bound.
+MAX_JPEG_PIXELS: Final = 200_000_000
+_JPEG_QUALITY: Final = 95
+
+
+def fit_photo(photo: Photo, max_side: int = MAX_PHOTO_SIDE) -> Photo:
+    """`photo` itself, or downscaled to `max_side` (re-encoded as JPEG) when it is larger;
+    raises InvalidPhotoError for one too large to decode. CPU-bound: run off the loop."""
+    if not isinstance(photo, bytes | bytearray):
+        return photo
+    size = encoded_image_size(bytes(photo))
+    if size is None or max(size) <= max_side:
+        return photo  # small, or unreadable: the pipeline says why
+    width, height = size
+    is_jpeg = bytes(photo[:2]) == b"\xff\xd8"
+    limit = MAX_JPEG_PIXELS if is_jpeg else DEFAULT_MAX_PIXELS
+    if width * height > limit:
+        raise InvalidPhotoError(
+            f"the photo is {width}x{height} pixels, more than the {limit} pixels accepted"
+        )
+    reduce = 1
+    while is_jpeg and reduce < 8 and max(size) // (reduce * 2) >= max_side:
+        reduce *= 2
+    flags = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4}
+    image = cv2.imdecode(
+        np.frombuffer(photo, np.uint8), flags.get(reduce, cv2.IMREAD_REDUCED_COLOR_8)
+    )
+    if image is None:
+        raise InvalidPhotoError("the photo could not be read: corrupt JPEG/PNG data")
+    scale = max_side / max(image.shape[:2])
+    if scale < 1:
+        image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, _JPEG_QUALITY])
+    if not ok:
+        raise InvalidPhotoError("the photo could not be downscaled")
+    return encoded.tobytes()
 
 
 class FaceAnalyzer(Protocol):
@@ -61,6 +108,7 @@ async def single_face(
     cfg = config or EnrollmentConfig()
     if isinstance(photo, bytes | bytearray) and not photo:
         raise InvalidPhotoError("the photo is empty")
+    photo = await asyncio.to_thread(fit_photo, photo)
     try:
         analysis = await analyzer.analyze(photo)
     except InvalidInputError as exc:

@@ -20,7 +20,8 @@ never in the registry snapshot, a log line or an event.
 Run: `python -m identity.service --config identity.yaml` (a YAML
 `ServiceConfig`). With `identity.registry.snapshot_path` set, TRINETRA_EMBEDDING_KEY must
 be in the environment or the service refuses to start. Logs are JSON lines on stderr
-(`trinetra.logs`).
+(`trinetra.logs`). With `health_port` set, Prometheus reads `/metrics` there (`/health` and
+`/ready` beside it, trinetra.health); the `health` subject answers probes over NATS.
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-import yaml
+import nats.errors
+import nats.js.errors
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from pydantic import BaseModel, ValidationError
@@ -77,11 +79,16 @@ from identity.outcomes import Outcome, Withdrawn
 from identity.quality import FaceMeasures
 from identity.vectors import unit_vector
 from trinetra.events.connection import NatsConnection
+from trinetra.events.kv import IDENTITY_UPLOADS_BUCKET
 from trinetra.events.publisher import EventPublisher
 from trinetra.events.streams import IDENTITY_STREAMS
+from trinetra.health import HealthServer
+from trinetra.identity.client import discard_upload
 from trinetra.identity.errors import (
+    BadRequestError,
     ErrorCode,
     IdentityError,
+    IdentityServiceUnavailableError,
     PhotoTooLargeError,
     check_customer_id,
     code_of,
@@ -97,6 +104,8 @@ from trinetra.identity.protocol import (
     EraseVisitRequest,
     EraseVisitResult,
     FaceIn,
+    HealthRequest,
+    HealthResult,
     LookupRequest,
     LookupResult,
     ObservationIn,
@@ -112,6 +121,7 @@ from trinetra.identity.protocol import (
 from trinetra.inference.errors import InferenceError
 from trinetra.inference.settings import TritonSettings
 from trinetra.logs import configure_logging, log_context
+from trinetra.settings import read_yaml
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -194,6 +204,14 @@ class IdentityService:
         self._tasks: list[asyncio.Task[None]] = []
         self._closed = False
         self._last_observed = time.monotonic()
+        self._created = time.monotonic()
+        # /metrics (and /health, /ready) over HTTP for Prometheus, as the store node and
+        # the analytics service serve theirs; off unless a port is configured.
+        self.health = (
+            HealthServer(self.probe, self.metrics.registry, config.health_host, config.health_port)
+            if config.health_port is not None
+            else None
+        )
         if snapshot is not None:
             self.engine.registry.restore(snapshot)
             audit(
@@ -211,6 +229,8 @@ class IdentityService:
 
     async def start(self) -> None:
         """Start connecting and serving in the background (NATS may still be down)."""
+        if self.health is not None:
+            await self.health.start()  # first: a port in use stops the start here
         await self.connection.start()
         await self.publisher.start()
         self._tasks.append(asyncio.create_task(self._subscribe_when_connected()))
@@ -238,6 +258,8 @@ class IdentityService:
         for sub in self._subscriptions:
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()
+        if self.health is not None:
+            await self.health.close()
         await self._run(self._save_snapshot)
         if self._owns_publisher:
             await self.publisher.close()
@@ -415,6 +437,27 @@ class IdentityService:
         self._publish(outcomes)
         return decisions
 
+    def health_result(self) -> HealthResult:
+        """What the health subject answers; read on the event loop (no gallery call)."""
+        return HealthResult(
+            store_id=self.store_id,
+            ready=self._ready.is_set(),
+            embedder_version=str(self.identity_config.embedder.version),
+            active_identities=len(self.engine.registry),
+            events_pending=self.publisher.pending,
+            uptime_s=round(time.monotonic() - self._created, 3),
+        )
+
+    async def probe(self) -> dict[str, Any]:
+        """/health and /ready of the HTTP endpoint: ready once subscribed and connected."""
+        result = self.health_result()
+        nats_connected = self.connection.connected
+        return {
+            **result.model_dump(),
+            "ready": result.ready and nats_connected,
+            "nats_connected": nats_connected,
+        }
+
     # --- NATS side --------------------------------------------------------------------
 
     async def _subscribe_when_connected(self) -> None:
@@ -427,6 +470,7 @@ class IdentityService:
             "erase_visit": self._on_erase_visit,
             "lookup": self._on_lookup,
             "observe": self._on_observe,
+            "health": self._on_health,
         }
         for operation in OPERATIONS:
             handler = handlers[operation]
@@ -479,9 +523,14 @@ class IdentityService:
 
     async def _on_enroll(self, data: bytes) -> EnrollResult:
         request = EnrollRequest.model_validate_json(data)
+        photos = (
+            await self._uploaded_photos(request.uploads, request.upload_domain)
+            if request.uploads
+            else request.all_photo_bytes()
+        )
         enrolment = await self.enroll_photos(
             request.customer_id,
-            request.all_photo_bytes(),
+            photos,
             actor=request.actor,
             reason=request.reason,
             vip=request.vip,
@@ -506,6 +555,39 @@ class IdentityService:
             replaced=enrolment.replaced,
         )
 
+    async def _uploaded_photos(self, names: Sequence[str], domain: str | None) -> list[bytes]:
+        """The photos of an enrolment from IDENTITY_UPLOADS (trinetra/events/kv.py) in the
+        sender's JetStream domain, all deleted from there once read (or refused): the
+        bus keeps none after this, and the service keeps them in memory for this
+        request only."""
+        client = self.connection.client
+        if client is None or not self.connection.connected:
+            raise IdentityServiceUnavailableError("not connected to NATS")
+        limit = self.config.max_photo_bytes
+        gone = BadRequestError("an uploaded photo is gone (expired or already used): send it again")
+        try:
+            js = client.jetstream(domain=domain) if domain else client.jetstream()
+            store = await js.object_store(IDENTITY_UPLOADS_BUCKET.name)
+        except nats.js.errors.NotFoundError:
+            raise gone from None
+        photos: list[bytes] = []
+        try:
+            for name in names:
+                info = await store.get_info(name)
+                if (info.size or 0) > limit:  # refused before it is downloaded
+                    raise PhotoTooLargeError(f"photo is {info.size} bytes, more than {limit}")
+                photos.append((await store.get(name)).data or b"")
+        except nats.js.errors.NotFoundError:
+            raise gone from None
+        except (nats.errors.Error, TimeoutError) as exc:
+            raise IdentityServiceUnavailableError(
+                f"cannot read the uploaded photo ({type(exc).__name__})"
+            ) from None
+        finally:
+            for name in names:
+                await discard_upload(store, name)
+        return photos
+
     async def _on_erase(self, data: bytes) -> EraseResult:
         request = EraseRequest.model_validate_json(data)
         return await self.erase(request.customer_id, actor=request.actor, reason=request.reason)
@@ -517,6 +599,10 @@ class IdentityService:
     async def _on_lookup(self, data: bytes) -> LookupResult:
         request = LookupRequest.model_validate_json(data)
         return await self.lookup(request.customer_id, actor=request.actor, reason=request.reason)
+
+    async def _on_health(self, data: bytes) -> HealthResult:
+        HealthRequest.model_validate_json(data or b"{}")
+        return self.health_result()
 
     async def _on_observe(self, data: bytes) -> ObserveResult:
         request = ObserveRequest.model_validate_json(data)
@@ -669,7 +755,7 @@ def _validation_message(exc: ValidationError) -> str:
 
 
 def load_config(path: Path) -> ServiceConfig:
-    data: Any = yaml.safe_load(path.read_text()) or {}
+    data: Any = read_yaml(path, what="identity config") or {}
     return ServiceConfig.model_validate(data)
 
 

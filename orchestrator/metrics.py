@@ -26,6 +26,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from orchestrator.checkpoint import CheckpointMetrics
 from trinetra.events.publisher import PublisherMetrics
+from trinetra.inference.endpoints import EndpointMetrics
 
 __all__ = [
     "CAMERA_STATES",
@@ -97,6 +98,22 @@ class OrchestratorMetrics:
             "Frames in a batch divided by the maximum batch size, by model.",
             ["model"],
             buckets=_FILL_BUCKETS,
+            registry=r,
+        )
+        # Per Triton endpoint (requests, failures, failovers, healthy): defined with the
+        # pool (trinetra.inference.endpoints), counted here for the store node's scrape.
+        self.inference_endpoints = EndpointMetrics(r)
+
+        # --- camera registry (orchestrator/registry.py) ------------------------------
+        self.registry_changes = Counter(
+            "trinetra_camera_registry_changes",
+            "Cameras started, restarted or stopped by the camera registry (or the file).",
+            ["change"],
+            registry=r,
+        )
+        self.registry_refused = Counter(
+            "trinetra_camera_registry_refused",
+            "Camera registry entries refused (invalid config, wrong key): nothing changed.",
             registry=r,
         )
 

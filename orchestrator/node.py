@@ -9,6 +9,12 @@ awaiting results, so a slow camera backs up only itself), one consumes results i
 order, so the tracker always sees frames in sequence. No failure of Triton, NATS or a
 camera stops the node: inference errors drop the frame (counted), NATS outages are
 buffered by the publisher, cameras reconnect on their own.
+
+Which cameras run comes from the NATS KV camera registry (orchestrator/registry.py),
+applied live: a camera is started, restarted with a new config or stopped while the
+others go on. The camera file seeds the registry, and runs alone when NATS does not
+answer at start (or with `camera_registry` off). Every running camera's status is
+re-reported every `status_every_s`, so the gateway can tell a camera no node runs.
 """
 
 from __future__ import annotations
@@ -16,9 +22,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from orchestrator.cameras.frame import Frame
 from orchestrator.cameras.worker import CameraState, CameraStatus, CameraWorker
@@ -36,12 +43,14 @@ from orchestrator.metrics import METRICS, OrchestratorMetrics
 from orchestrator.pipeline.batcher import MicroBatcher
 from orchestrator.pipeline.identity_feed import IdentityFeed
 from orchestrator.pipeline.track_journal import FrameContext, TrackJournal
+from orchestrator.registry import CameraRegistry
 from orchestrator.tracking import ByteTracker
 from orchestrator.tracking.id_blocks import TrackIdBlocks
 from orchestrator.tracking.ids import ReservedIds
 from orchestrator.tracking.published import PublishedEventsUnavailableError
 from orchestrator.tracking.restart import tracks_left_open
 from trinetra.config.camera import CameraConfig
+from trinetra.config.network import DEFAULT_POLICY, NetworkPolicy
 from trinetra.events.connection import NatsConnection
 from trinetra.events.publisher import EventPublisher
 from trinetra.events.schema import CameraStatusEvent, DetectionsEvent
@@ -78,14 +87,18 @@ class StoreNode:
         cameras: list[CameraConfig],
         *,
         metrics: OrchestratorMetrics = METRICS,
+        network_policy: NetworkPolicy = DEFAULT_POLICY,
     ) -> None:
+        """`cameras`: the camera file's (the registry's seed); `network_policy`: where
+        camera sources may point (the camera file's allowlist), checked again for every
+        camera the registry hands over."""
         self.settings = settings
         self.metrics = metrics
         self.connection = NatsConnection(settings.nats_url.split(","), name="trinetra-orchestrator")
         self.publisher = EventPublisher(self.connection, metrics=metrics.publisher)
         self.checkpoints = CheckpointStore(self.connection, metrics=metrics.checkpoint)
         self.id_blocks = TrackIdBlocks(self.connection, settings.store_id)
-        self.client = VisionClient(settings.triton)
+        self.client = VisionClient(settings.triton, metrics=metrics.inference_endpoints)
         self.batcher = MicroBatcher(
             self.client,
             metrics,
@@ -99,35 +112,34 @@ class StoreNode:
             if settings.identity_enabled
             else None
         )
+        self._seeds = list(cameras)
+        self._policy = network_policy
         self.cameras: dict[str, _Camera] = {}
-        for config in cameras:
-            if not config.enabled:
-                continue
-            tracker_config = settings.tracker.model_copy(
-                update={"frame_rate": max(1, round(config.target_fps))}
+        # What the live view serves: kept in step with `cameras` as cameras come and go.
+        self._live_sources: dict[str, AnnotatedFrameSource] = {}
+        self._cameras_changing = asyncio.Lock()
+        self.registry = (
+            CameraRegistry(
+                self.connection,
+                settings.store_id,
+                self._seeds,
+                network_policy,
+                self.apply_camera,
+                self.run_cameras,
+                on_refused=metrics.registry_refused.inc,
             )
-            ids = ReservedIds()
-            self.cameras[config.id] = _Camera(
-                config=config,
-                worker=CameraWorker(config, metrics=metrics, on_status=self._on_status),
-                tracker=ByteTracker(tracker_config, ids=ids),
-                journal=TrackJournal(settings.track_update_every),
-                pending=asyncio.Queue(settings.per_camera_in_flight),
-                live=AnnotatedFrameSource(config.id, config.target_fps),
-                ids=ids,
-            )
-        self.live = LiveViewAnswerer(
-            {cid: c.live for cid, c in self.cameras.items()}, self._camera_is_live
+            if settings.camera_registry
+            else None
         )
+        self._background: list[asyncio.Task[None]] = []
+        self.live = LiveViewAnswerer(self._live_sources, self._camera_is_live)
         self.health = HealthServer(
             self.probe,
             metrics.registry,
             settings.health_host,
             settings.health_port,
             live_offers=LiveOfferEndpoint(self.live).handle,
-            live_snapshots=LiveSnapshotEndpoint(
-                {cid: c.live for cid, c in self.cameras.items()}
-            ).handle,
+            live_snapshots=LiveSnapshotEndpoint(self._live_sources).handle,
         )
         self._stopped = asyncio.Event()
 
@@ -144,47 +156,124 @@ class StoreNode:
         if self.identity:
             self.identity.start()
         await self.health.start()
-        for camera in self.cameras.values():
-            # The camera's tasks (and its reader threads) inherit this: their log lines
-            # name the store and the camera.
-            with log_context(store_id=self.settings.store_id, camera_id=camera.config.id):
-                await self._restore(camera)
-                camera.worker.start()
-                camera.tasks = [
-                    asyncio.create_task(
-                        self._submit_frames(camera), name=f"submit-{camera.config.id}"
-                    ),
-                    asyncio.create_task(
-                        self._consume_results(camera), name=f"track-{camera.config.id}"
-                    ),
-                    asyncio.create_task(
-                        self._checkpoint_loop(camera), name=f"ckpt-{camera.config.id}"
-                    ),
-                    asyncio.create_task(self._supply_ids(camera), name=f"ids-{camera.config.id}"),
-                ]
+        bootstrap = True
+        if self.registry is not None:
+            self._background.append(asyncio.create_task(self.registry.run(), name="registry"))
+            if self.connection.connected:
+                try:
+                    await asyncio.wait_for(
+                        self.registry.synced.wait(), self.settings.registry_wait_s
+                    )
+                    bootstrap = False
+                except TimeoutError:
+                    log.warning("camera registry did not answer: running the camera file's")
+        if bootstrap:
+            await self.run_cameras({c.id: c for c in self._seeds if c.enabled}, set())
+        self._background.append(asyncio.create_task(self._report_status(), name="status"))
         log.info("store node started", extra={"cameras": list(self.cameras)})
 
-    async def stop(self) -> None:
-        await bounded_step(self.live.close(), "live viewers")
-        for camera in self.cameras.values():
-            # The worker logs its last state change (stopped) from here, not its task.
-            with log_context(store_id=self.settings.store_id, camera_id=camera.config.id):
-                await bounded_step(camera.worker.stop(grace_s=5), "camera worker")
-            for task in camera.tasks:
-                task.cancel()
-            if camera.tasks:
-                await asyncio.wait(camera.tasks, timeout=SHUTDOWN_STEP_S)
-            # A clean stop ends the open tracks itself. (After a crash the next start
-            # ends them, reason node_restart: orchestrator/tracking/restart.py.)
-            if camera.last_frame is not None:
-                for event in camera.journal.end_all(camera.last_frame, "shutdown"):
-                    self.publisher.publish(event)
-            camera.tracker.clear()
-        # The checkpoints may forget those tracks only once their ended events are stored;
-        # if not, the last periodic checkpoint stays and the next start ends them.
+    # --- which cameras run ----------------------------------------------------------------
+
+    async def run_cameras(self, wanted: Mapping[str, CameraConfig], keep: set[str]) -> None:
+        """Run exactly `wanted` (plus whatever runs of `keep`, left as it is): start,
+        restart or stop cameras to match."""
+        async with self._cameras_changing:
+            for camera_id in [c for c in self.cameras if c not in wanted and c not in keep]:
+                await self._stop_camera(self.cameras[camera_id], "camera_stopped")
+            for camera_id, config in wanted.items():
+                await self._apply(camera_id, config)
+
+    async def apply_camera(self, camera_id: str, config: CameraConfig | None) -> None:
+        """Run `config` as the camera (restarting it when it differs from the running
+        one), or stop the camera when `config` is None or disabled."""
+        async with self._cameras_changing:
+            await self._apply(camera_id, config)
+
+    async def _apply(self, camera_id: str, config: CameraConfig | None) -> None:
+        running = self.cameras.get(camera_id)
+        if config is not None and not config.enabled:
+            config = None
+        if running is not None and config == running.config:
+            return
+        if running is not None:
+            await self._stop_camera(running, "camera_stopped")
+        if config is not None:
+            await self._start_camera(config)
+        self.metrics.registry_changes.labels(
+            change="stopped" if config is None else "started" if running is None else "restarted"
+        ).inc()
+
+    async def _start_camera(self, config: CameraConfig) -> None:
+        tracker_config = self.settings.tracker.model_copy(
+            update={"frame_rate": max(1, round(config.target_fps))}
+        )
+        ids = ReservedIds()
+        camera = _Camera(
+            config=config,
+            worker=CameraWorker(config, metrics=self.metrics, on_status=self._on_status),
+            tracker=ByteTracker(tracker_config, ids=ids),
+            journal=TrackJournal(self.settings.track_update_every),
+            pending=asyncio.Queue(self.settings.per_camera_in_flight),
+            live=AnnotatedFrameSource(config.id, config.target_fps),
+            ids=ids,
+        )
+        self.cameras[config.id] = camera
+        self._live_sources[config.id] = camera.live
+        # The camera's tasks (and its reader threads) inherit this: their log lines name
+        # the store and the camera.
+        with log_context(store_id=self.settings.store_id, camera_id=config.id):
+            await self._restore(camera)
+            camera.worker.start()
+            camera.tasks = [
+                asyncio.create_task(self._submit_frames(camera), name=f"submit-{config.id}"),
+                asyncio.create_task(self._consume_results(camera), name=f"track-{config.id}"),
+                asyncio.create_task(self._checkpoint_loop(camera), name=f"ckpt-{config.id}"),
+                asyncio.create_task(self._supply_ids(camera), name=f"ids-{config.id}"),
+            ]
+            # masked: credentials never reach a log (trinetra.config.secrets)
+            log.info("camera started", extra={"source": config.redacted_source})
+
+    async def _stop_camera(self, camera: _Camera, reason: Literal["camera_stopped"]) -> None:
+        """Stop one camera while the node runs on: its open tracks end with `reason`, and
+        once those events are stored its checkpoint forgets them."""
+        await self._halt(camera, reason)
         if self.connection.connected and await self.publisher.flush(SHUTDOWN_STEP_S):
+            await bounded_step(self._checkpoint(camera), "checkpoint")
+        del self.cameras[camera.config.id]
+        self._live_sources.pop(camera.config.id, None)
+        self.metrics.active_tracks.labels(camera=camera.config.id).set(0)
+        with log_context(store_id=self.settings.store_id, camera_id=camera.config.id):
+            log.info("camera stopped", extra={"reason": reason})
+
+    async def _halt(self, camera: _Camera, reason: Literal["camera_stopped", "shutdown"]) -> None:
+        # The worker logs its last state change (stopped) from here, not its task.
+        with log_context(store_id=self.settings.store_id, camera_id=camera.config.id):
+            await bounded_step(camera.worker.stop(grace_s=5), "camera worker")
+        for task in camera.tasks:
+            task.cancel()
+        if camera.tasks:
+            await asyncio.wait(camera.tasks, timeout=SHUTDOWN_STEP_S)
+        # A clean stop ends the open tracks itself. (After a crash the next start ends
+        # them, reason node_restart: orchestrator/tracking/restart.py.)
+        if camera.last_frame is not None:
+            for event in camera.journal.end_all(camera.last_frame, reason):
+                self.publisher.publish(event)
+        camera.tracker.clear()
+
+    async def stop(self) -> None:
+        for task in self._background:
+            task.cancel()
+        if self._background:
+            await asyncio.wait(self._background, timeout=SHUTDOWN_STEP_S)
+        await bounded_step(self.live.close(), "live viewers")
+        async with self._cameras_changing:
             for camera in self.cameras.values():
-                await bounded_step(self._checkpoint(camera), "checkpoint")
+                await self._halt(camera, "shutdown")
+            # The checkpoints may forget those tracks only once their ended events are
+            # stored; if not, the last periodic checkpoint stays and the next start ends them.
+            if self.connection.connected and await self.publisher.flush(SHUTDOWN_STEP_S):
+                for camera in self.cameras.values():
+                    await bounded_step(self._checkpoint(camera), "checkpoint")
         await bounded_step(self.batcher.close(), "batcher")
         if self.identity:
             await bounded_step(self.identity.close(), "identity feed")
@@ -285,14 +374,23 @@ class StoreNode:
         self.metrics.active_tracks.labels(camera=camera.config.id).set(camera.journal.active)
 
     def _camera_is_live(self, camera_id: str) -> bool:
-        return self.cameras[camera_id].worker.state is CameraState.LIVE
+        camera = self.cameras.get(camera_id)
+        return camera is not None and camera.worker.state is CameraState.LIVE
 
-    async def _on_status(self, status: CameraStatus) -> None:
+    async def _report_status(self) -> None:
+        """Re-report every running camera's status, stamped now: the gateway counts a
+        camera unreported for a while as run by no node (a node that died says nothing)."""
+        while True:
+            await asyncio.sleep(self.settings.status_every_s)
+            for camera in list(self.cameras.values()):
+                await self._on_status(camera.worker.status, at=time.time())
+
+    async def _on_status(self, status: CameraStatus, at: float | None = None) -> None:
         self.publisher.publish(
             CameraStatusEvent(
                 camera_id=status.camera_id,
                 store_id=self.settings.store_id,
-                occurred_at=datetime.fromtimestamp(status.timestamp, UTC),
+                occurred_at=datetime.fromtimestamp(status.timestamp if at is None else at, UTC),
                 state=status.state.value,
                 reason=status.reason or None,
                 reconnect_attempt=status.attempt,

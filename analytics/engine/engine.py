@@ -457,6 +457,7 @@ class CameraAnalytics:
             "counts": self._membership.counts_state(),
             "heatmap": self._heat.to_json(),
             "queues": self._queues.to_json(),
+            "line_counter": self._lines.to_json(),
         }
 
     def load(self, data: dict[str, JsonValue]) -> None:
@@ -509,6 +510,7 @@ class CameraAnalytics:
         self._membership.load_counts(counts)
         self._heat.load(heatmap)
         self._queues.load(queues)
+        self._lines.load(data.get("line_counter"))  # absent from older snapshots
 
 
 class StoreAnalytics:

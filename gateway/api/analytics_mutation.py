@@ -69,7 +69,7 @@ async def change(
     principal = info.context.require(Scope.OPERATOR)
     why = _reason(reason)
     info.context.check_database()
-    store = store_id or info.context.settings.store_id
+    store = info.context.store(store_id)
     gateway = info.context.gateway
     try:
         async with gateway.db.connection() as conn, conn.transaction():

@@ -38,7 +38,7 @@ async def _zone_events(
 ) -> AsyncGenerator[ZoneEvent, None]:
     """The live `kind` events of a store, optionally of one camera and one zone."""
     info.context.require(Scope.VIEWER)
-    store = store_id or info.context.settings.store_id
+    store = info.context.store(store_id)
 
     def matches(event: Event) -> bool:
         return (
@@ -111,7 +111,7 @@ class AnalyticsSubscription:
                 field="since",
             )
         info.context.check_database()
-        store = store_id or info.context.settings.store_id
+        store = info.context.store(store_id)
 
         def matches(event: Event) -> bool:
             return (

@@ -6,6 +6,7 @@ camera frame's width and height (x right, y down)."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from enum import Enum
 from typing import cast
@@ -342,6 +343,34 @@ class ZoneOccupancyPoint:
         )
 
 
+@strawberry.type(
+    description="A zone's occupancy series as parallel arrays: bucket i starts at "
+    "bucketStarts[i] and has mean[i] and max[i] (zoneOccupancyPoint's mean and max)."
+)
+class ZoneOccupancySeries:
+    camera_id: str
+    zone_id: str
+    bucket_starts: list[datetime]
+    mean: list[float] = strawberry.field(description="Time-weighted mean people inside.")
+    max: list[int] = strawberry.field(description="Most people inside at once.")
+
+    @classmethod
+    def of(cls, points: Sequence[occupancy.OccupancyPoint]) -> list[ZoneOccupancySeries]:
+        """One series per zone, zones and buckets in the order of `points`."""
+        series: dict[tuple[str, str], ZoneOccupancySeries] = {}
+        for p in points:
+            key = (p.camera_id, p.zone_id)
+            one = series.get(key)
+            if one is None:
+                one = series[key] = cls(
+                    camera_id=p.camera_id, zone_id=p.zone_id, bucket_starts=[], mean=[], max=[]
+                )
+            one.bucket_starts.append(p.bucket)
+            one.mean.append(p.mean)
+            one.max.append(p.peak)
+        return list(series.values())
+
+
 @strawberry.type(description="The newest occupancy of a zone.")
 class CurrentZoneOccupancy:
     camera_id: str
@@ -363,8 +392,9 @@ class CurrentZoneOccupancy:
 
 @strawberry.type(
     description="Dwell of the stays that ended in a zone in the range. p50/p90 "
-    "are interpolated in a log-spaced histogram: within 4.43% of the exact "
-    "percentile (1 s below 1 s)."
+    "are interpolated in a log-spaced histogram ([0, 1) s, then 16 buckets per doubling: "
+    "edges 2^(k/16) s): within 4.43% of the exact percentile (1 s below 1 s). meanS is "
+    "exact."
 )
 class ZoneDwell:
     camera_id: str

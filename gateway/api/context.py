@@ -1,4 +1,11 @@
-"""Per-request context: the gateway's services, the caller, and scope checks."""
+"""Per-request context: the gateway's services, the caller, and its scope and store checks.
+
+Every resolver that reads or writes a store's data names the store through `store()`
+(explicit `storeId`, or the gateway's own by default), which refuses a store the token
+does not grant with FORBIDDEN (`extensions.reason` "store"). A lookup by an id that
+carries no store (an alert's uuid) uses `may_see()` and answers another store's row as
+NOT_FOUND, exactly as a missing one, so ids of other stores cannot be probed.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +18,7 @@ from strawberry.fastapi import BaseContext
 from strawberry.types import Info as _Info
 
 from gateway.api.dropping import schedule_drop
-from gateway.api.errors import UNAUTHENTICATED, UNAVAILABLE, api_error, from_auth
+from gateway.api.errors import FORBIDDEN, UNAUTHENTICATED, UNAVAILABLE, api_error, from_auth
 from gateway.auth import AuthError, Principal, Scope
 from gateway.config import GatewaySettings
 from gateway.db import writes
@@ -50,6 +57,23 @@ class GatewayContext(BaseContext):
             self.gateway.metrics.auth_failures.labels(exc.reason).inc()
             raise from_auth(exc) from None
         return self.principal
+
+    def store(self, store_id: str | None) -> str:
+        """The store an operation works on: `store_id`, or the gateway's when omitted, if
+        the caller's token grants it; else FORBIDDEN naming the store (module docs)."""
+        if self.principal is None:
+            raise api_error("missing bearer token", UNAUTHENTICATED)
+        store = store_id or self.settings.store_id
+        try:
+            self.principal.require_store(store)
+        except AuthError as exc:
+            self.gateway.metrics.auth_failures.labels(exc.reason).inc()
+            raise api_error(exc.message, FORBIDDEN, reason=exc.reason) from None
+        return store
+
+    def may_see(self, store_id: str) -> bool:
+        """Whether a row of `store_id` found by its own id is the caller's to see."""
+        return self.principal is not None and self.principal.may_see(store_id)
 
     def slow_consumer(self, reason: str) -> None:
         """A live feed of this context fell behind: a shared subscription's own context

@@ -15,6 +15,7 @@ NOT_FOUND = "NOT_FOUND"
 CONFLICT = "CONFLICT"
 UNAVAILABLE = "UNAVAILABLE"
 PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
+QUERY_TOO_COSTLY = "QUERY_TOO_COSTLY"
 
 
 def api_error(message: str, code: str, **extensions: Any) -> GraphQLError:

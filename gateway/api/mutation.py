@@ -5,10 +5,17 @@ Camera configs are validated with the orchestrator's own `CameraConfig` (unknown
 are errors, so a typo names the field). Enrolment and erasure go to the store's identity
 service over NATS request/reply (`trinetra.identity.client`); the gateway never sees
 an embedding and never stores the photo. Every mutation is audited.
+
+After a camera mutation commits, the camera goes into the NATS KV camera registry that
+the store nodes watch (gateway/feeds/camera_registry.py): registering, changing,
+disabling or deleting a camera takes effect on the running node within seconds. When NATS
+cannot take it, the mutation still succeeds with `registryPending: true` and the gateway
+delivers it later.
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -31,22 +38,27 @@ from gateway.api.errors import (
 )
 from gateway.api.types import Alert, Camera, Enrollment, Erasure
 from gateway.auth import Scope
-from gateway.db import writes
+from gateway.db import reads, writes
 from trinetra.config.camera import CameraConfig
 from trinetra.identity.errors import (
     EnrollmentError,
     IdentityServiceError,
     IdentityServiceUnavailableError,
     InvalidCustomerIdError,
+    PhotoTooLargeError,
     check_customer_id,
 )
 
 
-def _validate_camera(config: object) -> CameraConfig:
+async def _validate_camera(config: object) -> tuple[CameraConfig, dict[str, Any]]:
+    """The validated camera, and what is stored: the keys the client gave, with their
+    validated values (defaults such as the role's tier stay implicit). Validated once,
+    here, off the event loop: sizes are bounded (trinetra.config.limits), but a config
+    still costs CPU that /health and every other request must not wait for."""
     if not isinstance(config, dict):
         raise api_error("config must be a JSON object", BAD_USER_INPUT)
     try:
-        return CameraConfig.model_validate(config)
+        camera = await asyncio.to_thread(CameraConfig.model_validate, config)
     except ValidationError as exc:
         fields = [
             {"field": ".".join(str(p) for p in err["loc"]) or "config", "message": err["msg"]}
@@ -56,6 +68,7 @@ def _validate_camera(config: object) -> CameraConfig:
         raise api_error(
             f"invalid camera config: {summary}", BAD_USER_INPUT, fields=fields
         ) from None
+    return camera, camera.model_dump(mode="json", include=set(config))
 
 
 def _reason(reason: str) -> str:
@@ -110,6 +123,8 @@ async def _read_upload(upload: Upload, limit: int) -> bytes:
 def _identity_failure(exc: Exception) -> Exception:
     if isinstance(exc, IdentityServiceUnavailableError):
         return api_error(f"identity service unavailable: {exc.message}", UNAVAILABLE)
+    if isinstance(exc, PhotoTooLargeError):  # the identity service's own limit is lower
+        return api_error(str(exc), PAYLOAD_TOO_LARGE, reason=exc.code)
     if isinstance(exc, EnrollmentError):
         return api_error(str(exc), BAD_USER_INPUT, reason=exc.code)
     if isinstance(exc, InvalidCustomerIdError):
@@ -126,15 +141,16 @@ class Mutation(AnalyticsMutation):
         self, info: Info, config: JSON, store_id: str | None = None
     ) -> Camera:
         principal = info.context.require(Scope.OPERATOR)
-        camera = _validate_camera(config)
+        store = info.context.store(store_id)  # before any work for a foreign token
+        camera, stored = await _validate_camera(config)
         info.context.check_database()
-        store = store_id or info.context.settings.store_id
-        stored = cast(dict[str, Any], config)
         async with info.context.gateway.db.connection() as conn, conn.transaction():
             try:
                 row = await writes.register_camera(conn, store, camera.id, stored)
             except writes.CameraExistsError as exc:
                 raise api_error(str(exc), CONFLICT) from None
+            except writes.CameraLimitError as exc:
+                raise api_error(str(exc), BAD_USER_INPUT, limit=exc.limit) from None
             await writes.audit(
                 conn,
                 principal,
@@ -143,7 +159,10 @@ class Mutation(AnalyticsMutation):
                 reason=None,
                 details={"fields": sorted(stored)},
             )
-        return Camera.of(row)
+        published = await info.context.gateway.camera_registry.put(
+            store, camera.id, stored, row["updated_at"]
+        )
+        return Camera.of(row, registry_pending=not published)
 
     @decorators.mutation(
         description="Change a registered camera: `patch` replaces the top-level keys it "
@@ -158,14 +177,13 @@ class Mutation(AnalyticsMutation):
         if "id" in patch and patch["id"] != id:
             raise api_error("a camera's id cannot change; register a new camera", BAD_USER_INPUT)
         info.context.check_database()
-        store = store_id or info.context.settings.store_id
+        store = info.context.store(store_id)
         async with info.context.gateway.db.connection() as conn, conn.transaction():
             try:
                 current = await writes.camera_config_for_update(conn, store, id)
             except writes.CameraNotFoundError as exc:
                 raise api_error(str(exc), NOT_FOUND) from None
-            merged = {**current, **patch}
-            _validate_camera(merged)
+            _, merged = await _validate_camera({**current, **patch})
             row = await writes.update_camera(conn, store, id, merged)
             await writes.audit(
                 conn,
@@ -175,7 +193,76 @@ class Mutation(AnalyticsMutation):
                 reason=None,
                 details={"fields": sorted(patch)},
             )
-        return Camera.of(row)
+        published = await info.context.gateway.camera_registry.put(
+            store, id, merged, row["updated_at"]
+        )
+        return Camera.of(row, registry_pending=not published)
+
+    @decorators.mutation(
+        description="Start or stop analysis of a registered camera (operators): its store "
+        "node opens the stream and analyses it while `enabled`, and stops its worker (its "
+        "open tracks end, reason camera_stopped) when not. Audited with the reason."
+    )
+    async def set_camera_enabled(
+        self,
+        info: Info,
+        camera_id: str,
+        enabled: bool,
+        reason: str,
+        store_id: str | None = None,
+    ) -> Camera:
+        principal = info.context.require(Scope.OPERATOR)
+        why = _reason(reason)
+        store = info.context.store(store_id)
+        info.context.check_database()
+        async with info.context.gateway.db.connection() as conn, conn.transaction():
+            try:
+                current = await writes.camera_config_for_update(conn, store, camera_id)
+            except writes.CameraNotFoundError as exc:
+                raise api_error(str(exc), NOT_FOUND) from None
+            _, merged = await _validate_camera({**current, "enabled": enabled})
+            row = await writes.update_camera(conn, store, camera_id, merged)
+            await writes.audit(
+                conn,
+                principal,
+                action="camera.enable" if enabled else "camera.disable",
+                target=f"camera:{store}/{camera_id}",
+                reason=why,
+                details={"enabled": enabled},
+            )
+        published = await info.context.gateway.camera_registry.put(
+            store, camera_id, merged, row["updated_at"]
+        )
+        return Camera.of(row, registry_pending=not published)
+
+    @decorators.mutation(
+        description="Delete a camera (operators): its registration and live status go, and "
+        "`cameras` no longer lists it; its stored events (detections, tracks, alerts, status "
+        "history, analytics) are kept until retention removes them. Its store node stops it "
+        "(the camera registry). Audited with "
+        "the reason. Returns the camera as it was."
+    )
+    async def delete_camera(
+        self, info: Info, camera_id: str, reason: str, store_id: str | None = None
+    ) -> Camera:
+        principal = info.context.require(Scope.OPERATOR)
+        why = _reason(reason)
+        store = info.context.store(store_id)
+        info.context.check_database()
+        async with info.context.gateway.db.connection() as conn, conn.transaction():
+            row = await writes.delete_camera(conn, store, camera_id)
+            if row is None:
+                raise api_error(f"no camera {camera_id!r} in store {store!r}", NOT_FOUND)
+            await writes.audit(
+                conn,
+                principal,
+                action="camera.delete",
+                target=f"camera:{store}/{camera_id}",
+                reason=why,
+                details={"registered": row["config"] is not None},
+            )
+        published = await info.context.gateway.camera_registry.delete(store, camera_id)
+        return Camera.of(row, registry_pending=not published)
 
     @decorators.mutation(description="Acknowledge an alert (the first acknowledgement stays).")
     async def acknowledge_alert(self, info: Info, id: uuid.UUID, note: str | None = None) -> Alert:
@@ -184,6 +271,10 @@ class Mutation(AnalyticsMutation):
             raise api_error("note longer than 2000 characters", BAD_USER_INPUT)
         info.context.check_database()
         async with info.context.gateway.db.connection() as conn, conn.transaction():
+            # Another store's alert is as absent as a missing one (ids cannot be probed).
+            found = await reads.alert(conn, id)
+            if found is None or not info.context.may_see(found["store_id"]):
+                raise api_error(f"no alert {id}", NOT_FOUND)
             row = await writes.acknowledge_alert(conn, id, principal.subject, note)
             if row is None:
                 raise api_error(f"no alert {id}", NOT_FOUND)
@@ -209,6 +300,7 @@ class Mutation(AnalyticsMutation):
         vip: bool = False,
     ) -> Enrollment:
         principal = info.context.require(Scope.PRIVACY_OFFICER)
+        info.context.store(None)  # the gateway's store: its identity service enrols
         customer, why = _customer(customer_id), _reason(reason)
         data = await _read_upload(photo, info.context.settings.limits.max_upload_bytes)
         info.context.check_database()
@@ -242,6 +334,9 @@ class Mutation(AnalyticsMutation):
     )
     async def erase_customer(self, info: Info, customer_id: str, reason: str) -> Erasure:
         principal = info.context.require(Scope.PRIVACY_OFFICER)
+        # The gateway's store: its identity service holds the embeddings. The stored ids
+        # are redacted in every store, as erasure is of the person, not of one store.
+        info.context.store(None)
         customer, why = _customer(customer_id), _reason(reason)
         info.context.check_database()
         gateway = info.context.gateway

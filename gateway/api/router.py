@@ -4,17 +4,24 @@ graphql-transport-ws subscriptions, all behind bearer-token authentication.
 HTTP: a missing or invalid token is a 401 before any GraphQL runs. WebSocket: the token
 comes in the upgrade's Authorization header or the connection_init payload
 ({"Authorization": "Bearer ..."}); without a valid one the socket is closed with 4401
-and the reason.
+and the reason. A connection lives no longer than its token: when the token expires (its
+`exp` plus the leeway the verifier allows, TRINETRA_JWT_LEEWAY_S) the socket is closed
+with 4401 "token expired", and nothing is sent on it after that moment. The protocol has
+no message to renew a token, so a client reconnects with a new one and subscribes again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import timedelta
-from typing import Final
+from typing import Any, Final
 
+from cross_web import AsyncHTTPRequestAdapter
+from cross_web import HTTPException as StrawberryHTTPError
 from fastapi import HTTPException
 from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
@@ -28,11 +35,13 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 )
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
     CompleteMessage,
+    ConnectionInitMessage,
     ErrorMessage,
 )
 from strawberry.types.execution import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
+from gateway.api.bad_input import BadInputError, decode_request_json, place_files
 from gateway.api.context import GatewayContext
 from gateway.api.schema import GatewaySchema
 from gateway.api.shared import Failed, SlowMemberError, group_key
@@ -40,21 +49,30 @@ from gateway.auth import AuthError
 from gateway.runtime import Gateway
 
 UNAUTHORIZED_CLOSE_CODE: Final = 4401
+TOKEN_EXPIRED: Final = "token expired"
 
 
 class _ClosingAdapter(ASGIWebSocketAdapter):
     """Tolerates a socket we closed ourselves (auth failure, slow consumer): a second
-    close is a no-op and a send reports a disconnect instead of a RuntimeError."""
+    close is a no-op and a send reports a disconnect instead of a RuntimeError. Past
+    `expires_at` (Unix time) a send closes the socket (4401) instead, so not even a
+    message already on its way when the token expired gets out."""
 
-    async def send_json(self, message: Mapping[str, object]) -> None:
+    expires_at: float | None = None
+
+    async def _check_open(self) -> None:
+        if self.expires_at is not None and time.time() >= self.expires_at:
+            await self.close(UNAUTHORIZED_CLOSE_CODE, TOKEN_EXPIRED)
         if self.ws.application_state == WebSocketState.DISCONNECTED:
             raise WebSocketDisconnected
+
+    async def send_json(self, message: Mapping[str, object]) -> None:
+        await self._check_open()
         await super().send_json(message)
 
     async def send_text(self, text: str) -> None:
         """An already serialized message (shared subscription results)."""
-        if self.ws.application_state == WebSocketState.DISCONNECTED:
-            raise WebSocketDisconnected
+        await self._check_open()
         try:
             await self.ws.send_text(text)
         except WebSocketDisconnect as exc:
@@ -66,7 +84,36 @@ class _ClosingAdapter(ASGIWebSocketAdapter):
 
 
 class SharingHandler(BaseGraphQLTransportWSHandler[GatewayContext, None]):
-    """graphql-transport-ws with identical subscriptions shared (gateway/api/shared.py)."""
+    """graphql-transport-ws with identical subscriptions shared (gateway/api/shared.py),
+    closed when the connection's token expires (module docs)."""
+
+    _expiry: asyncio.Task[None] | None = None
+
+    async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
+        await super().handle_connection_init(message)
+        principal = self.context.principal
+        if self.connection_acknowledged and principal and principal.expires_at is not None:
+            deadline = principal.expires_at + self.context.settings.jwt_leeway_s
+            adapter = self.websocket
+            assert isinstance(adapter, _ClosingAdapter)
+            adapter.expires_at = deadline
+            self._expiry = asyncio.create_task(self._close_at(deadline), name="token-expiry")
+
+    async def _close_at(self, deadline: float) -> None:
+        """Closes an idle connection too (sends check the deadline themselves)."""
+        await asyncio.sleep(max(0.0, deadline - time.time()))
+        with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
+            await self.websocket.close(UNAUTHORIZED_CLOSE_CODE, TOKEN_EXPIRED)
+
+    async def shutdown(self) -> None:
+        if self._expiry is not None:
+            self._expiry.cancel()
+        await super().shutdown()
+
+    async def handle_task_exception(self, error: Exception) -> None:
+        # A socket we closed (expiry, slow consumer) under a running operation is no fault.
+        if not isinstance(error, WebSocketDisconnected):
+            await super().handle_task_exception(error)
 
     async def run_operation(self, operation: Operation[GatewayContext, None]) -> None:
         context = self.context
@@ -133,8 +180,49 @@ async def get_context(connection: HTTPConnection) -> GatewayContext:
 
 
 class GatewayRouter(GraphQLRouter[GatewayContext, None]):
+    """Also refuses malformed request bodies with a 400 and a message
+    (gateway/api/bad_input.py)."""
+
     websocket_adapter_class = _ClosingAdapter
     graphql_transport_ws_handler_class = SharingHandler
+
+    def __init__(self, schema: GatewaySchema, *, max_json_depth: int, **options: Any) -> None:
+        super().__init__(schema, **options)
+        self.max_json_depth = max_json_depth
+
+    def parse_json(self, data: str | bytes) -> Any:
+        """An HTTP body, or a multipart request's operations or map."""
+        try:
+            return decode_request_json(data, self.max_json_depth)
+        except json.JSONDecodeError:
+            raise StrawberryHTTPError(400, "Unable to parse request body as JSON") from None
+        except BadInputError as exc:
+            raise StrawberryHTTPError(400, str(exc)) from None
+
+    def decode_json(self, data: str | bytes) -> object:
+        """A WebSocket message: one too deep for the decoder closes the socket as invalid
+        JSON (4400) instead of failing the connection."""
+        try:
+            return json.loads(data)
+        except RecursionError:
+            raise json.JSONDecodeError("nested too deeply", "", 0) from None
+
+    async def parse_multipart(self, request: AsyncHTTPRequestAdapter) -> dict[str, str]:
+        try:
+            form_data = await request.get_form_data()
+        except ValueError:
+            raise StrawberryHTTPError(400, "Unable to parse the multipart body") from None
+        parts = form_data.form
+        operations, files_map = parts.get("operations", "{}"), parts.get("map", "{}")
+        if isinstance(operations, str | bytes):
+            operations = self.parse_json(operations)
+        if isinstance(files_map, str | bytes):
+            files_map = self.parse_json(files_map)
+        try:
+            placed: dict[str, str] = place_files(operations, files_map, form_data.files)
+        except BadInputError as exc:
+            raise StrawberryHTTPError(400, f"invalid multipart request: {exc}") from None
+        return placed
 
     async def on_ws_connect(self, context: GatewayContext) -> UnsetType | dict[str, object] | None:
         if context.principal is None:
@@ -156,6 +244,7 @@ def graphql_router(gateway: Gateway) -> GatewayRouter:
     settings = gateway.settings
     return GatewayRouter(
         GatewaySchema(gateway.metrics, settings.limits),
+        max_json_depth=settings.limits.max_json_depth,
         context_getter=get_context,
         graphql_ide="graphiql" if settings.graphiql else None,
         allow_queries_via_get=False,

@@ -1,5 +1,5 @@
-"""The strawberry schema with its guards: depth, token and alias limits, and an error
-policy that keeps internals out of responses."""
+"""The strawberry schema with its guards: cost, depth, token and alias limits, and an
+error policy that keeps internals out of responses."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from functools import partial
 from graphql import GraphQLError
 from strawberry import Schema
 from strawberry.extensions import (
+    AddValidationRules,
     MaskErrors,
     MaxAliasesLimiter,
     MaxTokensLimiter,
@@ -16,6 +17,8 @@ from strawberry.extensions import (
 )
 from strawberry.types import ExecutionContext
 
+from gateway.api.bad_input import NulFreeStrings
+from gateway.api.cost import DEFAULT_LIST_SIZE, CostModel, QueryCostLimiter
 from gateway.api.errors import UNAVAILABLE, is_variable_error
 from gateway.api.mutation import Mutation
 from gateway.api.query import Query
@@ -66,15 +69,19 @@ class GatewaySchema(Schema):
     """Counts errors by code instead of logging every client mistake as an error."""
 
     def __init__(self, metrics: GatewayMetrics, limits: LimitSettings) -> None:
+        cost_model = CostModel(DEFAULT_LIST_SIZE, limits.max_page_size)
         super().__init__(
             query=Query,
             mutation=Mutation,
             subscription=Subscription,
-            # Factories: a fresh extension per operation.
+            # Factories: a fresh extension per operation. The cost limit comes first: it
+            # runs before validation, which it spares an over-costly document.
             extensions=[
+                partial(QueryCostLimiter, max_cost=limits.max_query_cost, model=cost_model),
                 partial(QueryDepthLimiter, max_depth=limits.max_query_depth),
                 partial(MaxTokensLimiter, max_token_count=limits.max_query_tokens),
                 partial(MaxAliasesLimiter, max_alias_count=limits.max_aliases),
+                partial(AddValidationRules, [NulFreeStrings]),
                 ErrorPolicy,
             ],
         )

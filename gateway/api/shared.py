@@ -3,7 +3,9 @@
 Dashboards subscribe with the same documents, and executing a selection set costs far
 more than sending its result (~80 us against ~10 us on 2 cores), so clients whose
 subscriptions are identical share one: same document, variables and operation, same
-scopes, and for privacy officers the same subject (their reads are audited by name).
+scopes and stores, and for privacy officers the same subject (their reads are audited by
+name). The group checks scope and store once, as its first member: a member whose token
+grants other stores must never join it.
 The group runs the subscription once, serializes each result once, and offers it to
 every member's bounded queue; a member that falls `queue_size` results behind is
 closed with 4008 like any slow consumer, without delaying the others. A group ends with
@@ -34,7 +36,7 @@ from graphql import (
 from strawberry.types.execution import ExecutionResult, PreExecutionError
 from strawberry.utils.aio import aclosing
 
-from gateway.auth import Principal, Scope
+from gateway.auth import Principal, Scope, StoreGrant
 from gateway.metrics import GatewayMetrics
 
 log = logging.getLogger(__name__)
@@ -46,6 +48,7 @@ class GroupKey:
     variables: str
     operation_name: str | None
     scopes: frozenset[Scope]
+    stores: StoreGrant
     subject: str | None
 
 
@@ -76,7 +79,12 @@ def group_key(
         return None
     officer = principal.has(Scope.PRIVACY_OFFICER)
     return GroupKey(
-        query, encoded, operation_name, principal.scopes, principal.subject if officer else None
+        query,
+        encoded,
+        operation_name,
+        principal.scopes,
+        principal.stores,
+        principal.subject if officer else None,
     )
 
 

@@ -87,7 +87,7 @@ class Subscription(AnalyticsSubscription):
         info.context.require(Scope.VIEWER)
         if min_score is not None and not 0.0 <= min_score <= 1.0:
             raise api_error("minScore must be within [0, 1]", BAD_USER_INPUT)
-        on_camera = _camera_filter(store_id or info.context.settings.store_id, camera_ids)
+        on_camera = _camera_filter(info.context.store(store_id), camera_ids)
         wanted = None if kinds is None else frozenset(k.value for k in kinds)
 
         def matches(event: Event) -> bool:
@@ -111,7 +111,7 @@ class Subscription(AnalyticsSubscription):
         self, info: Info, camera_ids: list[str] | None = None, store_id: str | None = None
     ) -> AsyncGenerator[Alert, None]:
         info.context.require(Scope.VIEWER)
-        on_camera = _camera_filter(store_id or info.context.settings.store_id, camera_ids)
+        on_camera = _camera_filter(info.context.store(store_id), camera_ids)
 
         def matches(event: Event) -> bool:
             return on_camera(event) and is_alert(event)
@@ -124,7 +124,7 @@ class Subscription(AnalyticsSubscription):
         self, info: Info, camera_ids: list[str] | None = None, store_id: str | None = None
     ) -> AsyncGenerator[CameraStatusUpdate, None]:
         info.context.require(Scope.VIEWER)
-        on_camera = _camera_filter(store_id or info.context.settings.store_id, camera_ids)
+        on_camera = _camera_filter(info.context.store(store_id), camera_ids)
 
         def matches(event: Event) -> bool:
             return isinstance(event, CameraStatusEvent) and on_camera(event)

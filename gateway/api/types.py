@@ -7,8 +7,8 @@ resolver that checks the privacy_officer scope (field-level authorization).
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
-from typing import Any, cast
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final, cast
 
 import asyncpg
 import strawberry
@@ -18,7 +18,7 @@ from gateway.api import decorators
 from gateway.api.context import Info
 from gateway.api.errors import BAD_USER_INPUT, FORBIDDEN, api_error
 from gateway.auth import Scope
-from trinetra.config.camera import CameraConfig
+from trinetra.config.secrets import MASK, mask_source, scrub
 from trinetra.events.schema import BoundingBox as SchemaBox
 from trinetra.events.schema import (
     CameraStatusEvent,
@@ -49,14 +49,36 @@ class Box:
 
 
 def _redacted_config(config: dict[str, Any] | None) -> dict[str, Any] | None:
-    """The stored config with any password in the source masked."""
+    """The stored config with the source's credentials masked. Stored configs were
+    validated when written (gateway/api/mutation.py), so reading one validates nothing:
+    a list of cameras costs what reading their rows costs."""
     if config is None:
         return None
-    try:
-        source = CameraConfig.model_validate(config).redacted_source
-    except ValueError:
-        source = "***"
-    return {**config, "source": source}
+    source = config.get("source")
+    return {**config, "source": mask_source(source) if isinstance(source, str) else MASK}
+
+
+def _status_reason(reason: str | None, config: dict[str, Any] | None) -> str | None:
+    """A node's status reason with the camera's secrets removed, should any node (an
+    older one, a library's message) have put the source in it."""
+    source = None if config is None else config.get("source")
+    if reason is None or not isinstance(source, str):
+        return reason
+    return scrub(reason, source)
+
+
+# A store node re-reports each camera it runs every status_every_s (15 s by default,
+# orchestrator/config/node.py): three missed reports and the camera counts as not running.
+RUNNING_WITHIN: Final = timedelta(seconds=45)
+
+
+def _running(status: str | None, status_at: datetime | None) -> bool:
+    return (
+        status is not None
+        and status != CameraState.STOPPED
+        and status_at is not None
+        and datetime.now(UTC) - status_at <= RUNNING_WITHIN
+    )
 
 
 @strawberry.type(description="A camera: its registered configuration and live status.")
@@ -69,7 +91,8 @@ class Camera:
     name: str | None
     role: str | None
     config: JSON | None = strawberry.field(
-        description="The CameraConfig as stored, its source password masked."
+        description="The CameraConfig as stored, its source's credentials masked "
+        "(password, secret query and path parameters)."
     )
     registered_at: datetime | None
     updated_at: datetime
@@ -77,9 +100,20 @@ class Camera:
     status_reason: str | None
     status_at: datetime | None
     reconnect_attempt: int
+    running: bool = strawberry.field(
+        description="True while a store node reports this camera (status within the last "
+        "45 s); false for a camera no node runs (disabled, removed, its node down or not "
+        "yet started), whatever its last status says."
+    )
+    registry_pending: bool = strawberry.field(
+        default=False,
+        description="Mutations only: true when the change is stored but has not reached "
+        "the store nodes' camera registry yet (NATS unreachable); the gateway delivers it "
+        "once NATS answers (within 30 s of its return). Always false in queries.",
+    )
 
     @classmethod
-    def of(cls, row: asyncpg.Record) -> Camera:
+    def of(cls, row: asyncpg.Record, *, registry_pending: bool = False) -> Camera:
         config = row["config"]
         return cls(
             id=row["camera_id"],
@@ -91,9 +125,11 @@ class Camera:
             registered_at=row["registered_at"],
             updated_at=row["updated_at"],
             status=None if row["status"] is None else CameraState(row["status"]),
-            status_reason=row["status_reason"],
+            status_reason=_status_reason(row["status_reason"], config),
             status_at=row["status_at"],
             reconnect_attempt=row["reconnect_attempt"],
+            running=_running(row["status"], row["status_at"]),
+            registry_pending=registry_pending,
         )
 
 

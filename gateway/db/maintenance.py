@@ -4,12 +4,14 @@ On plain PostgreSQL (gateway/db/dialect.py) the gateway refreshes `camera_minute
 few seconds, incrementally: it recomputes every minute that received rows since its last
 watermark (by `ingested_at`, so late and replayed events count), minus an overlap that
 covers ingest transactions still open at the previous refresh; the analytics rollups
-(gateway/db/analytics/rollups.py) the same way. It also deletes expired rows of the
-time-series tables. On TimescaleDB the continuous aggregates and the retention policies
-(sql/timescale/) do both. On both, the gateway expires the plain tables that no
-Timescale policy covers (`tracks`, `alerts`), keeps the journeys up to date
+(gateway/db/analytics/rollups.py) the same way. On TimescaleDB the continuous aggregates'
+refresh policies do that (sql/timescale/, looking back past the max age of the stream
+that feeds them). On both, the gateway keeps the journeys up to date
 (gateway/db/analytics/journeys.py: a join no continuous aggregate can hold) and applies
-the analytics retention (gateway/db/analytics/retention.py).
+retention with the TRINETRA_RETENTION__* settings: the time series through the SQL
+function `expire_rows` (rows deleted on PostgreSQL, whole chunks dropped on TimescaleDB,
+whose fixed retention policies sql/timescale/0008 removed), the plain tables (`tracks`,
+`alerts`) row by row, and the analytics tables (gateway/db/analytics/retention.py).
 
 Every statement is safe to run from several replicas at once (a transaction-level
 advisory lock makes concurrent refreshes take turns).
@@ -86,29 +88,47 @@ async def refresh_rollups(conn: asyncpg.Connection) -> int:
     return int(status.rsplit(" ", 1)[-1])
 
 
-def _retention_plan(dialect: Dialect, r: RetentionSettings) -> list[tuple[str, str, int]]:
-    """(table, time column, days) the gateway expires under `dialect`."""
-    plan = [
-        ("tracks", "last_seen_at", r.track_events_days),
-        ("alerts", "occurred_at", r.alerts_days),
-    ]
-    if dialect.gateway_maintains_timeseries:
-        plan += [
-            ("detections", "occurred_at", r.detections_days),
-            ("track_events", "occurred_at", r.track_events_days),
-            ("identity_events", "occurred_at", r.identity_events_days),
-            ("camera_status_events", "occurred_at", r.camera_status_days),
-            ("camera_minute", "bucket", r.rollup_days),
-        ]
-    return plan
+# Time series, expired with expire_rows() on both dialects: (table, time column, setting)
+_SERIES: Final = (
+    ("detections", "occurred_at", "detections_days"),
+    ("track_events", "occurred_at", "track_events_days"),
+    ("identity_events", "occurred_at", "identity_events_days"),
+    ("camera_status_events", "occurred_at", "camera_status_days"),
+    ("camera_minute", "bucket", "rollup_days"),
+)
+# Plain tables on both dialects, deleted row by row: (table, time column, setting)
+_PLAIN: Final = (
+    ("tracks", "last_seen_at", "track_events_days"),
+    ("alerts", "occurred_at", "alerts_days"),
+)
 
 
-async def apply_retention(
-    conn: asyncpg.Connection, dialect: Dialect, settings: RetentionSettings
-) -> dict[str, int]:
-    """Delete expired rows, a chunk per statement; returns rows deleted per table."""
+def _days(settings: RetentionSettings, name: str) -> int:
+    days: int = getattr(settings, name)
+    return days
+
+
+async def apply_retention(conn: asyncpg.Connection, settings: RetentionSettings) -> dict[str, int]:
+    """Expire what is past its retention, a chunk per statement; returns rows deleted per
+    table (TimescaleDB drops whole chunks and reports 0 for the time series)."""
     deleted: dict[str, int] = {}
-    for table, column, days in _retention_plan(dialect, settings):
+    for table, column, setting in _SERIES:
+        total = 0
+        while True:
+            count = int(
+                await conn.fetchval(
+                    "SELECT expire_rows($1::regclass, $2, now() - make_interval(days => $3), $4)",
+                    table,
+                    column,
+                    _days(settings, setting),
+                    _DELETE_CHUNK,
+                )
+            )
+            total += count
+            if count < _DELETE_CHUNK:
+                break
+        deleted[table] = total
+    for table, column, setting in _PLAIN:
         total = 0
         while True:
             status = await conn.execute(
@@ -118,7 +138,7 @@ async def apply_retention(
                     WHERE {column} < now() - make_interval(days => $1)
                     LIMIT {_DELETE_CHUNK}))
                 """,
-                days,
+                _days(settings, setting),
             )
             count = int(status.rsplit(" ", 1)[-1])
             total += count
@@ -182,7 +202,7 @@ class Maintenance:
         while True:
             try:
                 async with self._db.connection() as conn:
-                    deleted = await apply_retention(conn, self._dialect, self._retention)
+                    deleted = await apply_retention(conn, self._retention)
                     deleted |= await apply_analytics_retention(conn, self._retention)
                 for table, count in deleted.items():
                     self._metrics.retention_deleted.labels(table).inc(count)

@@ -40,6 +40,14 @@ async def cameras(conn: asyncpg.Connection, store_id: str) -> list[asyncpg.Recor
     return rows
 
 
+async def registered_cameras(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+    """Every store's registered cameras (what the camera registry in NATS KV mirrors)."""
+    rows: list[asyncpg.Record] = await conn.fetch(
+        "SELECT store_id, camera_id, config, updated_at FROM cameras WHERE config IS NOT NULL"
+    )
+    return rows
+
+
 async def camera(conn: asyncpg.Connection, store_id: str, camera_id: str) -> asyncpg.Record | None:
     row: asyncpg.Record | None = await conn.fetchrow(
         f"SELECT {CAMERA_COLUMNS} FROM cameras WHERE store_id = $1 AND camera_id = $2",

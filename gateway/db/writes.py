@@ -12,6 +12,7 @@ import asyncpg
 
 from gateway.auth import Principal
 from gateway.db.reads import ALERT_COLUMNS, CAMERA_COLUMNS
+from trinetra.config.limits import MAX_STORE_CAMERAS
 
 
 class CameraExistsError(Exception):
@@ -22,11 +23,36 @@ class CameraNotFoundError(Exception):
     """No registered camera with this id in the store."""
 
 
+class CameraLimitError(Exception):
+    """The store already has MAX_STORE_CAMERAS registered cameras."""
+
+    def __init__(self, message: str, limit: int) -> None:
+        super().__init__(message)
+        self.limit = limit
+
+
 async def register_camera(
-    conn: asyncpg.Connection, store_id: str, camera_id: str, config: dict[str, Any]
+    conn: asyncpg.Connection,
+    store_id: str,
+    camera_id: str,
+    config: dict[str, Any],
+    *,
+    max_cameras: int = MAX_STORE_CAMERAS,
 ) -> asyncpg.Record:
-    """Store a validated config. A camera only seen on the bus so far (no config) is
-    registered in place, keeping its live status."""
+    """Store a validated config (in the caller's transaction). A camera only seen on the
+    bus so far (no config) is registered in place, keeping its live status. At most
+    `max_cameras` registered cameras per store: every `cameras` read lists them all."""
+    # Registrations of one store queue here, so two at once cannot both pass the count.
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext('cameras:' || $1))", store_id)
+    registered = await conn.fetchval(
+        "SELECT count(*) FROM cameras WHERE store_id = $1 AND config IS NOT NULL", store_id
+    )
+    if registered >= max_cameras:
+        raise CameraLimitError(
+            f"store {store_id!r} has {registered} registered cameras: at most {max_cameras} "
+            "allowed (MAX_STORE_CAMERAS); delete one first",
+            max_cameras,
+        )
     row: asyncpg.Record | None = await conn.fetchrow(
         f"""
         INSERT INTO cameras (store_id, camera_id, config, registered_at, updated_at)
@@ -75,6 +101,19 @@ async def update_camera(
     )
     if row is None:
         raise CameraNotFoundError(f"no registered camera {camera_id!r}")
+    return row
+
+
+async def delete_camera(
+    conn: asyncpg.Connection, store_id: str, camera_id: str
+) -> asyncpg.Record | None:
+    """Remove a camera's row (registration and live status); its stored events stay.
+    The row as it was, or None when the store has no such camera."""
+    row: asyncpg.Record | None = await conn.fetchrow(
+        f"DELETE FROM cameras WHERE store_id = $1 AND camera_id = $2 RETURNING {CAMERA_COLUMNS}",
+        store_id,
+        camera_id,
+    )
     return row
 
 

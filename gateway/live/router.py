@@ -1,7 +1,8 @@
 """REST side of the live view: `POST /api/v1/live/{camera_id}/offer` with a WebRTC SDP
-offer (viewer scope). The gateway checks the caller and the request, then relays the
-offer to the store node of its store (`node_urls`), which answers and streams the
-camera's analysed frames with their boxes; the node's answer or error comes back as is.
+offer (viewer scope, a token granting the gateway's store). The gateway checks the caller
+and the request, then relays the offer to the store node of its store (`node_urls`),
+which answers and streams the camera's analysed frames with their boxes; the node's
+answer or error comes back as is.
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ def live_router(live: LiveView) -> APIRouter:
         try:
             principal = gateway.verifier.from_header(request.headers.get("authorization"))
             principal.require(Scope.VIEWER)
+            principal.require_store(gateway.settings.store_id)  # the cameras it relays
         except AuthError as exc:
             code = "FORBIDDEN" if exc.status == 403 else "UNAUTHENTICATED"
             return _error(exc.status, code, exc.message)

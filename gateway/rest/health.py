@@ -1,12 +1,21 @@
-"""/health (the process answers), /ready (database, schema, NATS, live feeds) and
-/metrics (the gateway's own Prometheus registry)."""
+"""/health (the process answers, and the last probed health of every other part of the
+system: gateway/health_probes.py), /ready (database, schema, NATS, live feeds: the
+gateway's own) and /metrics (the gateway's own Prometheus registry).
+
+/health is 200 whatever the parts' states: `status` says the gateway answers, `system`
+is the worst part's status, `components` each part with its reason. It only reads the
+probes' last results, so it never waits on a peer.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from gateway.health_probes import overall_status
 from gateway.runtime import Gateway
 
 router = APIRouter()
@@ -18,8 +27,13 @@ def _gateway(request: Request) -> Gateway:
 
 
 @router.get("/health")
-async def health() -> dict[str, str]:
-    return {"status": "ok"}
+async def health(request: Request) -> dict[str, Any]:
+    components = _gateway(request).health.components()
+    return {
+        "status": "ok",
+        "system": overall_status(components).value,
+        "components": [c.as_json() for c in components],
+    }
 
 
 @router.get("/ready")

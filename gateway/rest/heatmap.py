@@ -1,9 +1,9 @@
 """GET /api/v1/heatmap/{camera_id}.png?from=...&to=...: the camera's heatmap over the
 hours starting in [from, to) (the `heatmap` query's grid), drawn over the camera's newest
 frame from its store node, or over a neutral frame of the camera's size (its newest
-detections' frame size) when there is none. Viewer scope (Bearer token); `from`/`to` are
-ISO-8601 with a time zone and bounded like every query. A camera without heat in the
-range gets its frame without colour."""
+detections' frame size) when there is none. Viewer scope and the gateway's store (Bearer
+token); `from`/`to` are ISO-8601 with a time zone and bounded like every query. A camera
+without heat in the range gets its frame without colour."""
 
 from __future__ import annotations
 
@@ -71,6 +71,7 @@ async def heatmap_png(camera_id: str, request: Request) -> Response:
     try:
         principal = gateway.verifier.from_header(request.headers.get("authorization"))
         principal.require(Scope.VIEWER)
+        principal.require_store(gateway.settings.store_id)  # the gateway's store's camera
     except AuthError as exc:
         gateway.metrics.auth_failures.labels(exc.reason).inc()
         return _error(

@@ -12,8 +12,8 @@ As in the detection-provider design, in either encoding:
 Answers person and face boxes (pixels and normalized), scores, face landmarks and the
 person each face belongs to. Embeddings only with `return_embeddings` and the
 privacy_officer scope (asking without it is a 403); the frame is never stored. Needs
-operator or privacy_officer. Bodies over the upload limit are refused with 413 by
-gateway/limits.py before they are read.
+operator or privacy_officer, and a token granting the gateway's store. Bodies over the
+upload limit are refused with 413 by gateway/limits.py before they are read.
 """
 
 from __future__ import annotations
@@ -86,6 +86,8 @@ def _authorize(gateway: Gateway, request: Request) -> Principal:
     try:
         principal = gateway.verifier.from_header(request.headers.get("authorization"))
         principal.require(Scope.OPERATOR, Scope.PRIVACY_OFFICER)
+        # The frame is of a camera of the gateway's store (its name is read from there).
+        principal.require_store(gateway.settings.store_id)
     except AuthError as exc:
         gateway.metrics.auth_failures.labels(exc.reason).inc()
         code = "FORBIDDEN" if exc.status == 403 else "UNAUTHENTICATED"

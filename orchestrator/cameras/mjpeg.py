@@ -23,6 +23,7 @@ from urllib.parse import unquote, urlsplit
 
 from orchestrator.cameras.source import EndOfStream, SourceError, SourceFrame
 from orchestrator.frames.validation import decode_jpeg
+from trinetra.config.secrets import mask_source
 
 __all__ = ["MjpegSource", "parse_boundary"]
 
@@ -61,7 +62,7 @@ class MjpegSource:
         user_agent: str = "trinetra-orchestrator",
     ) -> None:
         self._url = url
-        self._display = display_url if display_url is not None else url
+        self._display = display_url if display_url is not None else mask_source(url)
         self._open_timeout_s = open_timeout_s
         self._read_timeout_s = read_timeout_s
         self._user_agent = user_agent

@@ -26,6 +26,7 @@ import cv2
 import numpy as np
 
 from orchestrator.cameras.source import EndOfStream, SourceError, SourceFrame
+from trinetra.config.secrets import mask_source
 
 __all__ = ["FFMPEG_CAPTURE_OPTIONS", "FileSource", "RtspSource", "ensure_ffmpeg_capture_options"]
 
@@ -83,7 +84,7 @@ class RtspSource:
         display_url: str | None = None,
     ) -> None:
         self._url = url
-        self._display = display_url if display_url is not None else url
+        self._display = display_url if display_url is not None else mask_source(url)
         self._open_timeout_s = open_timeout_s
         self._read_timeout_s = read_timeout_s
         self._capture: cv2.VideoCapture | None = None

@@ -38,6 +38,7 @@ from orchestrator.cameras.framing import (
 from orchestrator.cameras.source import SourceError, SourceFrame
 from orchestrator.frames.validation import decode_jpeg
 from trinetra.config.camera import SocketFraming
+from trinetra.config.secrets import mask_source
 
 __all__ = ["KEEPALIVE_COUNT", "KEEPALIVE_IDLE_S", "KEEPALIVE_INTERVAL_S", "TcpSource"]
 
@@ -74,7 +75,7 @@ class TcpSource:
         display_url: str | None = None,
     ) -> None:
         self._url = url
-        self._display = display_url if display_url is not None else url
+        self._display = display_url if display_url is not None else mask_source(url)
         self._framing = framing
         self._max_frame_bytes = max_frame_bytes
         self._keepalive = keepalive

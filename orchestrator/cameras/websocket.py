@@ -40,6 +40,7 @@ from websockets.sync.client import ClientConnection, connect
 from orchestrator.cameras.source import SourceError, SourceFrame
 from orchestrator.frames.validation import decode_jpeg
 from trinetra.config.camera import WebSocketEncoding
+from trinetra.config.secrets import mask_source
 
 __all__ = ["WebSocketSource", "decode_base64_image"]
 
@@ -80,7 +81,7 @@ class WebSocketSource:
         user_agent: str = "trinetra-orchestrator",
     ) -> None:
         self._url = url
-        self._display = display_url if display_url is not None else url
+        self._display = display_url if display_url is not None else mask_source(url)
         self._encoding = encoding
         self._ping_interval_s = ping_interval_s
         self._ping_timeout_s = ping_timeout_s

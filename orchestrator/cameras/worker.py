@@ -31,6 +31,7 @@ import logging
 import random
 import threading
 import time
+import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -43,6 +44,7 @@ from orchestrator.frames.motion import MotionScorer
 from orchestrator.frames.validation import FrameValidator, RejectReason
 from orchestrator.metrics import METRICS, OrchestratorMetrics
 from trinetra.config.camera import CameraConfig
+from trinetra.config.secrets import scrub
 from trinetra.retry import Backoff
 from trinetra.vocabulary import CameraState
 
@@ -243,6 +245,9 @@ class CameraWorker:
     async def _set_status(
         self, state: CameraState, reason: str, attempt: int, retry_in_s: float | None = None
     ) -> None:
+        # The one way out for reasons (logs, watchers, the published status): whatever
+        # a source or a library put in the text, the camera's credentials stay here.
+        reason = scrub(reason, self.config.source)
         status = CameraStatus(self.camera_id, state, reason, time.time(), attempt, retry_in_s)
         self._status = status
         self._metrics.set_camera_state(self.camera_id, state.value)
@@ -378,7 +383,16 @@ class CameraWorker:
         except SourceError as exc:
             reason = str(exc)
         except Exception as exc:  # a bug or a native error: reconnect, never crash
-            log.exception("camera reader failed", extra={"camera_id": self.camera_id})
+            # The traceback as text, scrubbed: an exception may quote the source URL.
+            log.error(
+                "camera reader failed",
+                extra={
+                    "camera_id": self.camera_id,
+                    "traceback": scrub(
+                        "".join(traceback.format_exception(exc)), self.config.source
+                    ),
+                },
+            )
             reason = f"reader error: {type(exc).__name__}: {exc}"
         finally:
             if source is not None:

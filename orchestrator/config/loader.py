@@ -22,13 +22,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
-import yaml
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import NoDecode
 
 from trinetra.config.camera import BackoffConfig, CameraConfig, Zone
+from trinetra.config.limits import MAX_STORE_CAMERAS
 from trinetra.config.network import DEFAULT_ALLOWED_NETWORKS, NetworkPolicy, parse_networks
-from trinetra.settings import ConfigFileError, ConfigModel, Settings, read_yaml
+from trinetra.settings import ConfigFileError, ConfigModel, Settings, parse_yaml, read_yaml
 
 __all__ = ["CameraSettings", "CamerasDocument", "ConfigError", "load_cameras", "parse_cameras"]
 
@@ -58,7 +58,8 @@ class CameraSettings(Settings):
         if isinstance(value, str):
             text = value.strip()
             if text.startswith("["):
-                return yaml.safe_load(text)  # a JSON list is valid YAML
+                # A JSON list is valid YAML; parse_yaml bounds its nesting.
+                return parse_yaml(text, origin="TRINETRA_SOURCE_ALLOWLIST")
             return [item for item in (part.strip() for part in text.split(",")) if item]
         return value
 
@@ -75,7 +76,9 @@ class CameraSettings(Settings):
 class CamerasDocument(ConfigModel):
     """The whole camera file."""
 
-    cameras: list[CameraConfig] = Field(description="Every camera of this orchestrator.")
+    cameras: list[CameraConfig] = Field(
+        description="Every camera of this orchestrator.", max_length=MAX_STORE_CAMERAS
+    )
 
     @field_validator("cameras")
     @classmethod

@@ -58,6 +58,26 @@ class NodeSettings(Settings):
     checkpoint_every_s: float = Field(
         5.0, gt=0, description="How often each camera's tracker state is saved to NATS KV."
     )
+    camera_registry: bool = Field(
+        True,
+        description="Run the cameras of the NATS KV camera registry (CAMERA_REGISTRY, "
+        "written by the gateway), applied live; the camera file seeds it "
+        "(orchestrator/registry.py). False: run the camera file's cameras only.",
+    )
+    registry_wait_s: float = Field(
+        5.0,
+        ge=0,
+        le=120,
+        description="At start, how long to wait for the registry before running the camera "
+        "file's cameras (they are replaced by the registry's once it answers).",
+    )
+    status_every_s: float = Field(
+        15.0,
+        gt=0,
+        le=3600,
+        description="How often each running camera's status is re-reported (the gateway "
+        "counts a camera unreported for 3 periods as not running).",
+    )
     identity_enabled: bool = Field(
         True, description="Send tracked faces to the store's identity service over NATS."
     )

@@ -7,11 +7,11 @@ import asyncio
 import contextlib
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import websockets
@@ -46,8 +46,13 @@ T0 = (datetime.now(UTC) - timedelta(hours=2)).replace(second=0, microsecond=0)
 BOX = BoundingBox(x1=0.1, y1=0.2, x2=0.3, y2=0.6)
 
 
-def token(*scopes: str, sub: str = "alice", ttl_s: float = 600) -> str:
-    return issue_token(SECRET, sub, scopes, ttl_s=ttl_s)
+def token(
+    *scopes: str,
+    sub: str = "alice",
+    ttl_s: float = 600,
+    stores: Sequence[str] | Literal["*"] = "*",
+) -> str:
+    return issue_token(SECRET, sub, scopes, stores=stores, ttl_s=ttl_s)
 
 
 def settings(database_url: str, nats_url: str, **overrides: Any) -> GatewaySettings:

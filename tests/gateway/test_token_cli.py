@@ -1,5 +1,5 @@
 """`python -m gateway.token`: a token the gateway's own verifier accepts, with the scopes,
-subject, lifetime, issuer and audience asked for; refusals name what is wrong."""
+stores, subject, lifetime, issuer and audience asked for; refusals name what is wrong."""
 
 from __future__ import annotations
 
@@ -23,13 +23,15 @@ def test_the_token_is_accepted_by_the_gateway_verifier(
     monkeypatch.setenv("TRINETRA_JWT_ISSUER", "trinetra-local")
     monkeypatch.setenv("TRINETRA_JWT_AUDIENCE", "gateway")
     began = time.time()
-    assert main(["--scope", "privacy_officer", "--scope", "operator", "--subject", "dpo"]) == 0
+    argv = ["--scope", "privacy_officer", "--scope", "operator", "--subject", "dpo"]
+    assert main([*argv, "--store", "mum-02", "--store", "blr-01", "--store", "mum-02"]) == 0
     out, err = capsys.readouterr()
     token = out.strip()
     principal = TokenVerifier(SECRET, issuer="trinetra-local", audience="gateway").verify(token)
     assert principal.subject == "dpo"
     assert principal.scopes == {Scope.VIEWER, Scope.OPERATOR, Scope.PRIVACY_OFFICER}
-    assert "operator privacy_officer" in err
+    assert principal.stores == frozenset({"blr-01", "mum-02"})
+    assert "operator privacy_officer, stores blr-01 mum-02" in err
     with pytest.raises(AuthError, match="issuer"):
         TokenVerifier(SECRET, issuer="someone-else", audience="gateway").verify(token)
     expiry = jwt.decode(token, options={"verify_signature": False})["exp"]
@@ -40,18 +42,45 @@ def test_dashboard_link(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("TRINETRA_JWT_SECRET", SECRET)
-    assert main(["--scope", "viewer", "--ttl", "30m", "--dashboard", "http://h:8090/"]) == 0
-    link = capsys.readouterr().out.strip()
+    argv = ["--scope", "viewer", "--all-stores", "--ttl", "30m", "--dashboard", "http://h:8090/"]
+    assert main(argv) == 0
+    out, err = capsys.readouterr()
     prefix = "http://h:8090/dashboard/#token="
-    assert link.startswith(prefix)
-    assert TokenVerifier(SECRET).verify(link.removeprefix(prefix)).scopes == {Scope.VIEWER}
+    assert out.startswith(prefix)
+    principal = TokenVerifier(SECRET).verify(out.strip().removeprefix(prefix))
+    assert principal.scopes == {Scope.VIEWER} and principal.stores == "*"
+    assert "all stores" in err
+
+
+@pytest.mark.parametrize(
+    ("stores", "error"),
+    [
+        ([], "one of the arguments --store --all-stores is required"),
+        (["--store", "blr-01", "--all-stores"], "not allowed with argument"),
+        (["--store", "blr 01"], "'blr 01' is not a store id"),
+        (["--store", "*"], "'*' is not a store id"),
+    ],
+)
+def test_the_stores_must_be_named(
+    stores: list[str],
+    error: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """No flag is no token: nobody grants every store by forgetting one."""
+    monkeypatch.setenv("TRINETRA_JWT_SECRET", SECRET)
+    with pytest.raises(SystemExit) as exited:
+        main(["--scope", "viewer", *stores])
+    assert exited.value.code == 2
+    out, err = capsys.readouterr()
+    assert out == "" and error in err
 
 
 def test_without_the_secret_it_says_which_variable(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.delenv("TRINETRA_JWT_SECRET", raising=False)
-    assert main(["--scope", "operator"]) == 2
+    assert main(["--scope", "operator", "--all-stores"]) == 2
     assert "TRINETRA_JWT_SECRET is not set" in capsys.readouterr().err
 
 
@@ -59,7 +88,7 @@ def test_a_short_secret_is_refused_as_the_gateway_refuses_it(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("TRINETRA_JWT_SECRET", "too-short")
-    assert main(["--scope", "operator"]) == 2
+    assert main(["--scope", "operator", "--store", "blr-01"]) == 2
     assert "jwt_secret" in capsys.readouterr().err
 
 

@@ -70,6 +70,10 @@ TABLES = {
     "queue_hour",
     "queue_abandoned_minute",
     "queue_abandoned_hour",
+    # compact dwell histograms (sql/postgres/0009_dwell_histogram.sql)
+    "zone_dwell_hist_hour",
+    "zone_dwell_hist_day",
+    "zone_dwell_hist_week",
     # rule alerts (sql/migrations/0007_alert_lifecycle.sql)
     "alert_resolutions",
 }
@@ -79,6 +83,7 @@ APPLIED = (
     "migrations/0002_analytics",
     "postgres/0002_analytics_rollups",
     "migrations/0007_alert_lifecycle",
+    "postgres/0009_dwell_histogram",
 )
 
 
@@ -211,6 +216,8 @@ def test_timescale_sql_lives_in_one_folder() -> None:
         "timescale/0005_analytics_aggregates",
         "timescale/0006_analytics_policies",
         "migrations/0007_alert_lifecycle",
+        "timescale/0008_late_data_and_retention",
+        "timescale/0009_dwell_histogram",
     ]
     aggregates = next(m for m in timescale if m.name.endswith("continuous_aggregates"))
     assert not aggregates.transactional

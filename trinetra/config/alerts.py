@@ -65,6 +65,12 @@ from pydantic import (
     model_validator,
 )
 
+from trinetra.config.limits import (
+    MAX_ALERT_RULES,
+    MAX_NAME_LENGTH,
+    MAX_RULE_CAMERAS,
+    MAX_WEBHOOKS,
+)
 from trinetra.config.network import WEBHOOK_POLICY, NetworkPolicy
 from trinetra.retry import BackoffConfig
 from trinetra.settings import ConfigModel
@@ -90,9 +96,6 @@ __all__ = [
     "check_alert_references",
 ]
 
-MAX_ALERT_RULES: Final = 256
-MAX_WEBHOOKS: Final = 16
-MAX_RULE_CAMERAS: Final = 1024
 DAY_S: Final = 86_400.0
 WEEK_S: Final = 7 * DAY_S
 
@@ -142,7 +145,9 @@ class _RuleBase(ConfigModel):
 
     id: Slug = Field(description="Rule id, unique among the store's alert rules (slug).")
     name: str = Field(
-        min_length=1, max_length=128, description="Human-readable name, shown with its alerts."
+        min_length=1,
+        max_length=MAX_NAME_LENGTH,
+        description="Human-readable name, shown with its alerts.",
     )
     severity: AlertSeverity = Field(
         default=AlertSeverity.WARNING, description="Severity of the alerts this rule raises."

@@ -25,24 +25,31 @@ from typing import Annotated, Literal, Self
 from pydantic import Field, field_validator, model_validator
 
 from trinetra.config.alerts import (
-    MAX_ALERT_RULES,
-    MAX_WEBHOOKS,
     AlertRule,
     WebhookEndpoint,
     check_alert_references,
 )
 from trinetra.config.geometry import Point, polygon_area, self_intersection
+from trinetra.config.limits import (
+    MAX_ALERT_RULES,
+    MAX_FUNNEL_STAGES,
+    MAX_FUNNELS,
+    MAX_LINES,
+    MAX_NAME_LENGTH,
+    MAX_POLYGON_VERTICES,
+    MAX_STORE_CAMERAS,
+    MAX_WEBHOOKS,
+    MAX_ZONES,
+    MAX_ZONES_PER_CAMERA,
+    check_size,
+)
 from trinetra.settings import ConfigModel
 
 # Same shape as camera ids in the camera configuration: lowercase slug, NATS-subject safe.
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 STORE_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 
-MAX_POLYGON_VERTICES = 64
-MAX_ZONES = 256
-MAX_ZONES_PER_CAMERA = 32  # zone membership is a bitmask per track; 32 keeps it small
-MAX_LINES = 64
-MAX_FUNNELS = 16
+# Size limits live with every other configuration limit (trinetra.config.limits).
 MIN_POLYGON_AREA = 1e-6  # of the frame; anything smaller is a degenerate drawing
 
 Slug = Annotated[str, Field(pattern=SLUG_PATTERN, min_length=1, max_length=63)]
@@ -80,7 +87,7 @@ class ZoneDefinition(ConfigModel):
 
     id: Slug = Field(description="Zone id, unique in the store (slug).")
     camera_id: Slug = Field(description="The camera whose image the polygon is drawn on.")
-    name: str = Field(min_length=1, max_length=128, description="Human-readable name.")
+    name: str = Field(min_length=1, max_length=MAX_NAME_LENGTH, description="Human-readable name.")
     kind: ZoneKind = Field(description="What the zone is for (area, queue, checkout, ...).")
     polygon: tuple[Point, ...] = Field(
         description="Vertices (x, y) in drawing order, normalized to 0..1 of the frame's "
@@ -116,6 +123,13 @@ class ZoneDefinition(ConfigModel):
         "camera. Leaving the queue into one of them is a service; leaving it without "
         "reaching one in time is an abandonment.",
     )
+
+    @field_validator("polygon", mode="before")
+    @classmethod
+    def _bounded_polygon(cls, polygon: object) -> object:
+        # Before the points are parsed: an oversized polygon costs nothing to refuse.
+        check_size(polygon, MAX_POLYGON_VERTICES, "vertices per zone polygon")
+        return polygon
 
     @field_validator("polygon")
     @classmethod
@@ -165,7 +179,7 @@ class LineDefinition(ConfigModel):
 
     id: Slug = Field(description="Line id, unique in the store (slug).")
     camera_id: Slug = Field(description="The camera whose image the line is drawn on.")
-    name: str = Field(min_length=1, max_length=128, description="Human-readable name.")
+    name: str = Field(min_length=1, max_length=MAX_NAME_LENGTH, description="Human-readable name.")
     a: Point = Field(description="First endpoint (x, y), normalized to 0..1.")
     b: Point = Field(description="Second endpoint (x, y), normalized to 0..1.")
     in_side: Literal["left", "right"] = Field(
@@ -216,10 +230,10 @@ class FunnelDefinition(ConfigModel):
     """An ordered sequence of stages a visit may go through (entry -> display -> checkout)."""
 
     id: Slug = Field(description="Funnel id, unique in the store (slug).")
-    name: str = Field(min_length=1, max_length=128, description="Human-readable name.")
+    name: str = Field(min_length=1, max_length=MAX_NAME_LENGTH, description="Human-readable name.")
     stages: tuple[FunnelStage, ...] = Field(
         min_length=2,
-        max_length=10,
+        max_length=MAX_FUNNEL_STAGES,
         description="2 to 10 stages, in order; a stage counts only if reached at or after "
         "the previous one.",
     )
@@ -234,7 +248,7 @@ class StoreAnalyticsConfig(ConfigModel):
     )
     camera_ids: tuple[Slug, ...] | None = Field(
         default=None,
-        max_length=1024,
+        max_length=MAX_STORE_CAMERAS,
         description="The store's cameras. When set, every zone and line must name one of "
         "them (a zone on a camera id with a typo would silently never see anyone).",
     )

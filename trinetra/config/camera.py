@@ -21,18 +21,35 @@ An explicit `stream_type` that contradicts the source (`websocket` with an rtsp:
 an error on `stream_type`; a type's option section on a camera of another type is an
 error on that section. An explicit `stream_type: usb` also takes any other /dev/ path (a
 udev symlink such as /dev/front-door), and `stream_type: file` a file named like an index.
+
+Sizes are bounded (trinetra.config.limits): at most MAX_ZONES_PER_CAMERA zones of at most
+MAX_POLYGON_VERTICES vertices, names and sources of bounded length; an oversized list is
+refused before its items are validated, with the field and the limit named.
+
+Sources may carry credentials: `redacted_source` (trinetra.config.secrets.mask_source)
+is what logs, status messages and APIs show, and the model's repr shows it too.
 """
 
 from __future__ import annotations
 
 import re
+from collections import Counter
+from collections.abc import Iterator
 from enum import StrEnum
 from typing import Annotated, Any
 from urllib.parse import unquote, urlsplit
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from trinetra.config.limits import (
+    MAX_NAME_LENGTH,
+    MAX_POLYGON_VERTICES,
+    MAX_SOURCE_LENGTH,
+    MAX_ZONES_PER_CAMERA,
+    check_size,
+)
 from trinetra.config.network import DEFAULT_POLICY, NetworkPolicy
+from trinetra.config.secrets import mask_source
 
 # The reconnect backoff's model lives with the backoff itself; re-exported here because
 # it is part of the camera model.
@@ -282,8 +299,16 @@ class Zone(ConfigModel):
     )
     polygon: list[Point] = Field(
         min_length=3,
-        description="Vertices (x, y) in order, normalized to 0..1 of width and height.",
+        max_length=MAX_POLYGON_VERTICES,
+        description="Vertices (x, y) in order, normalized to 0..1 of width and height; "
+        f"3 to {MAX_POLYGON_VERTICES}.",
     )
+
+    @field_validator("polygon", mode="before")
+    @classmethod
+    def _bounded_polygon(cls, polygon: Any) -> Any:
+        check_size(polygon, MAX_POLYGON_VERTICES, "vertices per zone polygon")
+        return polygon
 
     @field_validator("polygon")
     @classmethod
@@ -305,7 +330,7 @@ class CameraConfig(ConfigModel):
         pattern=SLUG_PATTERN,
         description="Stable camera id: lowercase letters, digits, '-' and '_' (metric label).",
     )
-    name: str = Field(min_length=1, max_length=128, description="Human-readable name.")
+    name: str = Field(min_length=1, max_length=MAX_NAME_LENGTH, description="Human-readable name.")
     role: CameraRole = Field(description="What the camera watches; sets the default tier.")
     tier: PriorityTier = Field(
         PriorityTier.NORMAL,
@@ -313,7 +338,7 @@ class CameraConfig(ConfigModel):
     )
     source: str = Field(
         min_length=1,
-        max_length=2048,
+        max_length=MAX_SOURCE_LENGTH,
         description="rtsp(s)://, http(s):// (MJPEG), ws(s)://, tcp://host:port, a V4L2 "
         "device (/dev/videoN or an index), a file:// URL or a video file path.",
     )
@@ -352,7 +377,10 @@ class CameraConfig(ConfigModel):
         default_factory=BackoffConfig, description="Reconnect backoff after a lost stream."
     )
     zones: list[Zone] = Field(
-        default_factory=list, description="Named regions (entry lines, counters, queues)."
+        default_factory=list,
+        max_length=MAX_ZONES_PER_CAMERA,
+        description=f"Named regions (entry lines, counters, queues), at most "
+        f"{MAX_ZONES_PER_CAMERA}, names unique.",
     )
     websocket: WebSocketOptions | None = Field(
         None, description="stream_type websocket only: encoding, heartbeat, message size."
@@ -444,11 +472,16 @@ class CameraConfig(ConfigModel):
             )
         return options
 
+    @field_validator("zones", mode="before")
+    @classmethod
+    def _bounded_zones(cls, zones: Any) -> Any:
+        check_size(zones, MAX_ZONES_PER_CAMERA, "zones per camera")
+        return zones
+
     @field_validator("zones")
     @classmethod
     def _unique_zone_names(cls, zones: list[Zone]) -> list[Zone]:
-        names = [zone.name for zone in zones]
-        duplicates = sorted({name for name in names if names.count(name) > 1})
+        duplicates = sorted(n for n, k in Counter(zone.name for zone in zones).items() if k > 1)
         if duplicates:
             raise ValueError(f"duplicate zone names: {', '.join(duplicates)}")
         return zones
@@ -473,16 +506,17 @@ class CameraConfig(ConfigModel):
 
     @property
     def redacted_source(self) -> str:
-        """The source with any password masked, for logs and status messages."""
-        parts = urlsplit(self.source)
-        if parts.password is None:
-            return self.source
-        user = parts.username or ""
-        host = parts.hostname or ""
-        if ":" in host:
-            host = f"[{host}]"
-        netloc = f"{user}:***@{host}" + (f":{parts.port}" if parts.port else "")
-        return parts._replace(netloc=netloc).geturl()
+        """The source with its credentials masked (password, secret query and path
+        parameters: trinetra.config.secrets), for logs, status messages and APIs."""
+        return mask_source(self.source)
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        # repr() and str() end up in logs and tracebacks: never with the credentials.
+        for name, value in super().__repr_args__():
+            yield (
+                name,
+                (mask_source(value) if name == "source" and isinstance(value, str) else value),
+            )
 
 
 def _check_tcp_source(path: str, query: str, username: str | None, port: int | None) -> None:

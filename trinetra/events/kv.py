@@ -9,35 +9,67 @@
   per store and partition). Only that service reads or writes them; the name and key
   live here so that tooling (and its tests) can find them.
 
+- CAMERA_REGISTRY: the cameras each store node runs, the source of truth for them.
+  Key: `<store>.<camera>` (both escaped like subject tokens); value: a
+  `CameraRegistryEntry` JSON (the CameraConfig, source credentials in clear because the
+  node opens the stream with them, a version, and who wrote it). The gateway writes it
+  after each camera mutation's commit (gateway/feeds/camera_registry.py); the store node
+  watches its own `<store>.>` keys and starts, restarts or stops workers live
+  (orchestrator/registry.py). A removed camera is a KV delete marker (never a purge), so
+  the node's YAML file, which seeds only keys that never existed, does not bring it back.
+  It lives where the node is: in a hub/leaf deployment that is the store's leaf (its
+  JetStream domain, like TRACK_IDS), so the node keeps its last known cameras through a
+  WAN cut; a gateway at the store writes it through its own `$JS.API`, and a gateway at
+  the hub would write it through `$JS.<store>.API` (the store's domain).
+
 `ensure_bucket` is safe on every (re)connect: an identical bucket is a no-op, and one
 that exists with other settings is used as it is (changing it is an operator decision).
+
+Object store buckets (`ObjectStoreSpec`, `ensure_object_store`, the same rules):
+- IDENTITY_UPLOADS: enrolment photos on their way to the identity service, for those
+  too large for one NATS message (trinetra/identity/client.py). Memory storage, so a
+  photo never touches the NATS server's disk; each object is deleted once the request
+  is answered (by the service after reading it, by the client after the reply or its
+  timeout), and the bucket's TTL removes anything a crashed process left behind.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final, Literal
 
 from nats.js import JetStreamContext
-from nats.js.api import KeyValueConfig, StorageType
+from nats.js.api import KeyValueConfig, ObjectStoreConfig, StorageType
 from nats.js.errors import BadRequestError
 from nats.js.kv import KeyValue
+from nats.js.object_store import ObjectStore
+from pydantic import Field
 
 from trinetra.config.alerts import REVEAL_SECRETS
 from trinetra.config.analytics import StoreAnalyticsConfig
+from trinetra.config.camera import CameraConfig
 from trinetra.events.schema import subject_token
 from trinetra.events.streams import STREAM_NAME_IN_USE
+from trinetra.settings import ConfigModel
 
 __all__ = [
     "ANALYTICS_CONFIG_BUCKET",
     "ANALYTICS_STATE_BUCKET",
+    "CAMERA_REGISTRY_BUCKET",
+    "IDENTITY_UPLOADS_BUCKET",
+    "CameraRegistryEntry",
     "KvBucketSpec",
+    "ObjectStoreSpec",
     "analytics_config_key",
     "analytics_state_key",
+    "camera_registry_key",
+    "camera_registry_prefix",
     "decode_analytics_config",
     "encode_analytics_config",
+    "encode_camera_entry",
     "ensure_bucket",
+    "ensure_object_store",
 ]
 
 log = logging.getLogger(__name__)
@@ -48,13 +80,15 @@ MiB: Final = 1024 * KiB
 
 @dataclass(frozen=True)
 class KvBucketSpec:
-    """One bucket's name and limits (`ttl_s` None: values never expire)."""
+    """One bucket's name and limits (`ttl_s` None: values never expire; `replicas` 3 at
+    a hub cluster, trinetra.events.hub)."""
 
     name: str
     description: str
     history: int
     max_value_bytes: int
     ttl_s: float | None = None
+    replicas: int = 1
 
     def config(self) -> KeyValueConfig:
         return KeyValueConfig(
@@ -64,6 +98,7 @@ class KvBucketSpec:
             ttl=self.ttl_s,
             max_value_size=self.max_value_bytes,
             storage=StorageType.FILE,
+            replicas=self.replicas,
         )
 
 
@@ -85,6 +120,64 @@ ANALYTICS_STATE_BUCKET: Final = KvBucketSpec(
 )
 
 
+# One camera's configuration (a few KB even with 64 zones); history so a watcher that
+# reconnects sees the latest of each key and an operator sees the last few changes.
+CAMERA_REGISTRY_BUCKET: Final = KvBucketSpec(
+    name="CAMERA_REGISTRY",
+    description="The cameras each store node runs (CameraRegistryEntry JSON per camera).",
+    history=5,
+    max_value_bytes=256 * KiB,
+)
+
+
+RegistryOrigin = Literal["gateway", "seed"]
+
+
+class CameraRegistryEntry(ConfigModel):
+    """A CAMERA_REGISTRY value. `config` is kept as a mapping here and validated by the
+    node with its own allowlist (trinetra.config.network), so a bad value is refused by
+    the reader that must obey it, naming the field."""
+
+    version: int = Field(ge=0, description="Grows with every change (microseconds).")
+    origin: RegistryOrigin = Field(
+        description="gateway: registered through the API; seed: from a node's YAML file."
+    )
+    config: dict[str, Any] = Field(description="The CameraConfig, source in clear.")
+
+
+@dataclass(frozen=True)
+class ObjectStoreSpec:
+    """One object store bucket's name and limits."""
+
+    name: str
+    description: str
+    ttl_s: float
+    max_bytes: int
+    storage: StorageType = StorageType.FILE
+
+    def config(self) -> ObjectStoreConfig:
+        return ObjectStoreConfig(
+            bucket=self.name,
+            description=self.description,
+            ttl=self.ttl_s,
+            max_bytes=self.max_bytes,
+            storage=self.storage,
+        )
+
+
+# An enrolment photo lives here from its upload until the identity service answered
+# (seconds); 5 minutes at most if both ends die mid-request. 128 MiB is 16 photos at the
+# gateway's 8 MiB limit in flight at once; a full bucket refuses new uploads (discard
+# new), it never evicts one in use.
+IDENTITY_UPLOADS_BUCKET: Final = ObjectStoreSpec(
+    name="IDENTITY_UPLOADS",
+    description="Enrolment photos in transit to the identity service; deleted after use.",
+    ttl_s=5 * 60.0,
+    max_bytes=128 * MiB,
+    storage=StorageType.MEMORY,
+)
+
+
 def analytics_config_key(store_id: str) -> str:
     """The ANALYTICS_CONFIG key of a store."""
     return subject_token(store_id)
@@ -96,6 +189,24 @@ def analytics_state_key(store_id: str, partition: int, partitions: int) -> str:
     if not 0 <= partition < partitions:
         raise ValueError(f"partition {partition} is not in 0..{partitions - 1}")
     return f"{subject_token(store_id)}.p{partition}-of-{partitions}"
+
+
+def camera_registry_prefix(store_id: str) -> str:
+    """The CAMERA_REGISTRY key prefix of a store (watch `<prefix>.>`)."""
+    return subject_token(store_id)
+
+
+def camera_registry_key(store_id: str, camera_id: str) -> str:
+    """The CAMERA_REGISTRY key of one camera (`<store>.<camera>`)."""
+    return f"{subject_token(store_id)}.{subject_token(camera_id)}"
+
+
+def encode_camera_entry(config: CameraConfig, version: int, origin: RegistryOrigin) -> bytes:
+    """The KV value of a camera: its full validated config, the source in clear."""
+    entry = CameraRegistryEntry(
+        version=version, origin=origin, config=config.model_dump(mode="json")
+    )
+    return entry.model_dump_json().encode()
 
 
 def encode_analytics_config(config: StoreAnalyticsConfig) -> bytes:
@@ -120,3 +231,14 @@ async def ensure_bucket(js: JetStreamContext, spec: KvBucketSpec) -> KeyValue:
             raise
     log.warning("KV bucket exists with a different configuration", extra={"bucket": spec.name})
     return await js.key_value(spec.name)
+
+
+async def ensure_object_store(js: JetStreamContext, spec: ObjectStoreSpec) -> ObjectStore:
+    """Create the object store, or bind to it when it already exists (module docs)."""
+    try:
+        return await js.create_object_store(spec.name, spec.config())
+    except BadRequestError as exc:
+        if exc.err_code != STREAM_NAME_IN_USE:
+            raise
+    log.warning("object store exists with a different configuration", extra={"bucket": spec.name})
+    return await js.object_store(spec.name)

@@ -16,6 +16,13 @@ tooling.
 ANALYTICS (`trinetra.*.*.analytics`, `_store` as the camera token for store-level events)
 is likewise published by one application only, the analytics service, which ensures
 `ANALYTICS_STREAMS` itself; consumers (the gateway's ingest) bind to it by name.
+
+Past one machine (`trinetra.events.hub`): a store's streams live in its leaf node's own
+JetStream domain, and the hub cluster's streams of the same names are replicated (R3) and
+`source` each store's through `$JS.<domain>.API` (`StreamSourceSpec`). The hub's streams
+are marked `HUB_MANAGED` in their metadata: `ensure_stream` from an application (whose
+spec is the plain, single-server one) leaves such a stream as it is, so an analytics or
+gateway process at the hub never strips its sources or replicas.
 """
 
 from __future__ import annotations
@@ -27,7 +34,14 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from nats.js import JetStreamContext
-from nats.js.api import DiscardPolicy, StorageType, StreamConfig, StreamInfo
+from nats.js.api import (
+    DiscardPolicy,
+    ExternalStream,
+    StorageType,
+    StreamConfig,
+    StreamInfo,
+    StreamSource,
+)
 from nats.js.errors import BadRequestError
 
 from trinetra.events.schema import (
@@ -50,6 +64,28 @@ GiB: Final = 1024 * MiB
 # Server error code for "stream name already in use with a different configuration".
 STREAM_NAME_IN_USE: Final = 10058
 
+# Stream metadata naming the tool that owns a stream's configuration (module docs).
+MANAGED_BY_KEY: Final = "trinetra_managed_by"
+HUB_MANAGED: Final = "hub"
+
+
+@dataclass(frozen=True)
+class StreamSourceSpec:
+    """A stream this one copies from: `name` in JetStream domain `domain` (None: the
+    same domain). Order is kept per source; Nats-Msg-Id duplicates within the target's
+    duplicate window are dropped."""
+
+    name: str
+    domain: str | None = None
+
+    def config(self) -> StreamSource:
+        external = (
+            None
+            if self.domain is None
+            else ExternalStream(api=f"$JS.{self.domain}.API", deliver="")
+        )
+        return StreamSource(name=self.name, external=external)
+
 
 @dataclass(frozen=True)
 class StreamSpec:
@@ -66,12 +102,16 @@ class StreamSpec:
     allow_direct: bool = False
     num_replicas: int = 1
     metadata: Mapping[str, str] = field(default_factory=dict)
+    # Streams copied into this one (a hub stream's stores); () for a plain stream.
+    sources: tuple[StreamSourceSpec, ...] = ()
 
     def config(self) -> StreamConfig:
         return StreamConfig(
             name=self.name,
             description=self.description,
-            subjects=list(self.subjects),
+            # A sourced-only stream has no subjects of its own (None: not sent).
+            subjects=list(self.subjects) or None,
+            sources=[source.config() for source in self.sources] or None,
             storage=StorageType.FILE,
             discard=DiscardPolicy.OLD,
             max_age=self.max_age_s,
@@ -175,7 +215,8 @@ async def ensure_stream(js: JetStreamContext, spec: StreamSpec) -> StreamInfo:
     """Create the stream, or update it in place when its configuration differs.
 
     Adding a stream whose identical configuration already exists is a no-op on the
-    server, so this is safe to call on every (re)connect.
+    server, so this is safe to call on every (re)connect. A hub-managed stream is left
+    as it is unless `spec` is hub-managed too (module docs).
     """
     config = spec.config()
     try:
@@ -183,6 +224,11 @@ async def ensure_stream(js: JetStreamContext, spec: StreamSpec) -> StreamInfo:
     except BadRequestError as exc:
         if exc.err_code != STREAM_NAME_IN_USE:
             raise
+    if spec.metadata.get(MANAGED_BY_KEY) != HUB_MANAGED:
+        info = await js.stream_info(spec.name)
+        if (info.config.metadata or {}).get(MANAGED_BY_KEY) == HUB_MANAGED:
+            log.debug("stream is managed by the hub; kept", extra={"stream": spec.name})
+            return info
     log.info("updating stream to the current configuration", extra={"stream": spec.name})
     return await js.update_stream(config)
 

@@ -8,11 +8,16 @@ embeddings in requests are not persisted by the bus):
     trinetra.<store>.identity.erase_visit  EraseVisitRequest -> EraseVisitResult
     trinetra.<store>.identity.lookup       LookupRequest     -> LookupResult
     trinetra.<store>.identity.observe      ObserveRequest    -> ObserveResult
+    trinetra.<store>.identity.health       HealthRequest     -> HealthResult  (cheap: for probes)
 
 Every reply is `{"ok": true, "result": {...}}` or `{"ok": false, "error": {"code": ...,
 "message": ...}}`; a bad request gets an error reply, never a crashed service. Photos
-travel base64-encoded inside the JSON, so a request must fit the server's max_payload
-(1 MiB by default: photos up to about 750 KB, all photos of one enrolment together).
+travel base64-encoded inside the JSON when the request fits one NATS message (the
+server's max_payload, 1 MiB by default: photos up to about 750 KB together); larger ones
+go through the JetStream object store bucket IDENTITY_UPLOADS (trinetra/events/kv.py)
+and the request names them (`uploads`): the service reads each and deletes it. Object
+store rather than home-made chunking: nats-py 2.16 has it built in (chunking, flow,
+SHA-256 check, TTL), and the bucket bounds the bytes in flight.
 
 An observation carries, with its face's embedding, what the detector measured of the face
 (`FaceIn`: box, score, landmarks) for the service's quality gate, and the face_embedder
@@ -34,14 +39,23 @@ from trinetra.events.schema import SUBJECT_ROOT, subject_token
 from trinetra.identity.errors import ErrorCode
 from trinetra.inference.detections import EMBEDDING_DIM
 
-Operation = Literal["enroll", "erase", "erase_visit", "lookup", "observe"]
-OPERATIONS: Final[tuple[Operation, ...]] = ("enroll", "erase", "erase_visit", "lookup", "observe")
+Operation = Literal["enroll", "erase", "erase_visit", "lookup", "observe", "health"]
+OPERATIONS: Final[tuple[Operation, ...]] = (
+    "enroll",
+    "erase",
+    "erase_visit",
+    "lookup",
+    "observe",
+    "health",
+)
 
 
 CustomerId = Annotated[str, Field(min_length=1, max_length=128)]
 Text = Annotated[str, Field(min_length=1, max_length=1000)]
 MAX_OBSERVATIONS: Final = 256
 MAX_ENROLL_PHOTOS: Final = 15  # besides `photo`; the service's own limit is lower
+# An object's name in IDENTITY_UPLOADS: random, so it says nothing about whose photo it is.
+UploadName = Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
 
 
 def service_subject(store_id: str, operation: Operation) -> str:
@@ -69,6 +83,19 @@ class EnrollRequest(_Audited):
         description="More photos of the same person, base64 (the service takes at most its "
         "enrollment.max_photos, 3 by default, with `photo`).",
     )
+    uploads: list[UploadName] = Field(
+        default_factory=list,
+        max_length=MAX_ENROLL_PHOTOS + 1,
+        description="Instead of `photo`/`photos`: the photos' object names in the "
+        "IDENTITY_UPLOADS object store, in order (for photos too large for one message).",
+    )
+    upload_domain: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_-]{1,64}$",
+        description="JetStream domain of the IDENTITY_UPLOADS bucket holding `uploads`: "
+        "the sender's (a gateway at the hub, a service on a store's leaf node); None: "
+        "the service's own.",
+    )
     vip: bool = Field(default=False, description="Flag the customer as VIP.")
     replace: bool = Field(
         default=False,
@@ -78,8 +105,11 @@ class EnrollRequest(_Audited):
 
     @model_validator(mode="after")
     def _some_photo(self) -> Self:
-        if self.photo is None and not self.photos:
+        inline = self.photo is not None or bool(self.photos)
+        if not inline and not self.uploads:
             raise ValueError("an enrolment needs a photo")
+        if inline and self.uploads:
+            raise ValueError("photos go inline or as uploads, not both")
         return self
 
     def photo_bytes(self) -> bytes:
@@ -87,7 +117,8 @@ class EnrollRequest(_Audited):
         return self.all_photo_bytes()[0]
 
     def all_photo_bytes(self) -> list[bytes]:
-        """Every decoded photo, `photo` first; ValueError if one is not valid base64."""
+        """Every decoded inline photo, `photo` first (none when they are `uploads`);
+        ValueError if one is not valid base64."""
         encoded = ([self.photo] if self.photo is not None else []) + list(self.photos)
         out = []
         for i, text in enumerate(encoded):
@@ -96,6 +127,30 @@ class EnrollRequest(_Audited):
             except binascii.Error as exc:
                 raise ValueError(f"photo {i} is not valid base64: {exc}") from None
         return out
+
+    @classmethod
+    def for_uploads(
+        cls,
+        customer_id: str,
+        uploads: Sequence[str],
+        *,
+        actor: str,
+        reason: str,
+        domain: str | None = None,
+        vip: bool = False,
+        replace: bool = False,
+    ) -> EnrollRequest:
+        """The request for photos already put in IDENTITY_UPLOADS (of JetStream domain
+        `domain`) under `uploads`."""
+        return cls(
+            customer_id=customer_id,
+            uploads=list(uploads),
+            upload_domain=domain,
+            vip=vip,
+            replace=replace,
+            actor=actor,
+            reason=reason,
+        )
 
     @classmethod
     def for_photo(
@@ -264,6 +319,20 @@ class DecisionOut(_Message):
 
 class ObserveResult(_Message):
     decisions: list[DecisionOut] = Field(default_factory=list)
+
+
+class HealthRequest(_Message):
+    """A liveness question (an empty body is one too); answered on the event loop, never
+    queued behind gallery work, so a probe sees the process, not the queue."""
+
+
+class HealthResult(_Message):
+    store_id: str = Field(description="The store the service serves.")
+    ready: bool = Field(description="Subscribed to every request subject.")
+    embedder_version: str = Field(description="face_embedder version of the gallery.")
+    active_identities: int = Field(ge=0, description="Customers in the active registry.")
+    events_pending: int = Field(ge=0, description="Events not yet stored by JetStream.")
+    uptime_s: float = Field(ge=0, description="Seconds since the service was created.")
 
 
 class ErrorInfo(_Message):

@@ -2,9 +2,11 @@
 
 Over `tritonclient.grpc.aio`: readiness checks, per-call deadlines, model version pinning,
 retry with exponential backoff and full jitter (trinetra.retry) while the server is away
-(a restart), and results as `trinetra.inference.detections` dataclasses rather than raw
-tensors. The pipeline's tensor names and data types are declared once, in
-`trinetra.inference.tensors`; `verify_pipeline()` checks them against the server.
+(a restart), one server or a health-checked pool with failover and load spreading
+(trinetra.inference.endpoints; the settings choose), and results as
+`trinetra.inference.detections` dataclasses rather than raw tensors. The pipeline's
+tensor names and data types are declared once, in `trinetra.inference.tensors`;
+`verify_pipeline()` checks them against every server.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from tritonclient.utils import InferenceServerException
 
 from ensembles.ops.image import encoded_image_size
 from trinetra.inference.detections import Detections, Faces, FrameAnalysis
+from trinetra.inference.endpoints import Endpoint, EndpointMetrics, EndpointPool
 from trinetra.inference.errors import (
     InferenceError,
     InferenceTimeoutError,
@@ -29,7 +32,6 @@ from trinetra.inference.errors import (
 )
 from trinetra.inference.settings import TritonSettings
 from trinetra.inference.tensors import PipelineInput, PipelineOutput, contract_differences
-from trinetra.retry import Backoff, retry
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -72,13 +74,14 @@ def classify(error: InferenceServerException) -> InferenceError:
 
 
 class VisionClient:
-    def __init__(self, settings: TritonSettings | None = None) -> None:
+    """`metrics`: the per-endpoint metrics to count on (the store node's registry); a
+    private set when omitted."""
+
+    def __init__(
+        self, settings: TritonSettings | None = None, *, metrics: EndpointMetrics | None = None
+    ) -> None:
         self.settings = settings or TritonSettings()
-        self._client = grpcclient.InferenceServerClient(
-            self.settings.url, channel_args=self._channel_args()
-        )
-        # One policy for every call; each call counts its own attempts (trinetra.retry).
-        self._backoff = Backoff(self.settings.backoff_initial_s, self.settings.backoff_max_s)
+        self.pool = EndpointPool(self.settings, channel_args=self._channel_args(), metrics=metrics)
 
     def _channel_args(self) -> list[tuple[str, int]]:
         """gRPC reconnects a channel by itself, but by default backs off up to 120 s; cap it
@@ -99,12 +102,12 @@ class VisionClient:
         await self.close()
 
     async def close(self) -> None:
-        await self._client.close()
+        await self.pool.close()
 
-    async def _with_retries(self, call: Callable[[], Awaitable[T]]) -> T:
-        async def classified() -> T:
+    async def _with_retries(self, call: Callable[[Endpoint], Awaitable[T]]) -> T:
+        async def classified(endpoint: Endpoint) -> T:
             try:
-                return await call()
+                return await call(endpoint)
             except InferenceServerException as raw:
                 raise classify(raw) from raw
 
@@ -112,31 +115,36 @@ class VisionClient:
             log.warning(
                 "triton unavailable; retrying",
                 extra={
-                    "url": self.settings.url,
+                    "url": self.pool.urls,
                     "attempt": attempt,
                     "retry_in_s": round(delay_s, 3),
                     "error": str(error),
                 },
             )
 
-        return await retry(
-            classified,
-            backoff=self._backoff,
-            retry_if=lambda error: isinstance(error, InferenceUnavailableError),
-            attempts=self.settings.retries + 1,
-            on_retry=retried,
-        )
+        return await self.pool.call(classified, on_retry=retried)
 
     async def is_ready(self, model: str | None = None) -> bool:
-        """True when the server and the model (default: the pipeline) answer ready."""
+        """True when a server of the pool and the model (default: the pipeline) answer
+        ready now."""
+        self.pool.start()
         name = model or self.settings.pipeline_model
+        # Asked at once, answered by the first ready one: a dead server does not make
+        # the node's readiness probe wait for its deadline.
+        checks = [
+            self.pool.is_ready(endpoint, name, self.settings.call_timeout_s)
+            for endpoint in self.pool.endpoints
+        ]
+        pending = {asyncio.ensure_future(check) for check in checks}
         try:
-            live = await self._client.is_server_ready(client_timeout=self.settings.call_timeout_s)
-            return bool(live) and bool(
-                await self._client.is_model_ready(name, client_timeout=self.settings.call_timeout_s)
-            )
-        except InferenceServerException:
+            while pending:
+                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                if any(task.result() for task in done):
+                    return True
             return False
+        finally:
+            for task in pending:
+                task.cancel()
 
     async def wait_ready(self, timeout_s: float = 60.0, model: str | None = None) -> None:
         loop = asyncio.get_running_loop()
@@ -144,35 +152,39 @@ class VisionClient:
         while not await self.is_ready(model):
             if loop.time() > deadline:
                 raise InferenceUnavailableError(
-                    f"{model or self.settings.pipeline_model} at {self.settings.url} "
+                    f"{model or self.settings.pipeline_model} at {self.pool.urls} "
                     f"not ready after {timeout_s:.0f} s"
                 )
             await asyncio.sleep(0.2)
 
     async def verify_pipeline(self) -> None:
         """Raise InferenceError naming each difference between the tensors this client
-        sends and reads (trinetra.inference.tensors) and the server's pipeline model."""
+        sends and reads (trinetra.inference.tensors) and each server's pipeline model."""
         name = self.settings.pipeline_model
         pinned = self.settings.model_versions.get(name)
 
-        async def metadata() -> Any:
-            return await self._client.get_model_metadata(
-                name,
-                model_version="" if pinned is None else str(pinned),
-                as_json=True,
-                client_timeout=self.settings.call_timeout_s,
-            )
+        async def metadata(endpoint: Endpoint) -> tuple[str, Any]:
+            try:
+                served = await endpoint.client.get_model_metadata(
+                    name,
+                    model_version="" if pinned is None else str(pinned),
+                    as_json=True,
+                    client_timeout=endpoint.call_timeout_s,
+                )
+            except InferenceServerException as raw:
+                raise classify(raw) from raw
+            return endpoint.url, served
 
-        served = await self._with_retries(metadata)
+        for url, served in await self.pool.call_each(metadata):
 
-        def tensors(kind: str) -> list[tuple[str, str]]:
-            return [(str(t["name"]), str(t["datatype"])) for t in served.get(kind, [])]
+            def tensors(kind: str, served: Any = served) -> list[tuple[str, str]]:
+                return [(str(t["name"]), str(t["datatype"])) for t in served.get(kind, [])]
 
-        problems = contract_differences(tensors("inputs"), tensors("outputs"))
-        if problems:
-            raise InferenceError(
-                f"{name} at {self.settings.url} does not match this client: " + "; ".join(problems)
-            )
+            problems = contract_differences(tensors("inputs"), tensors("outputs"))
+            if problems:
+                raise InferenceError(
+                    f"{name} at {url} does not match this client: " + "; ".join(problems)
+                )
 
     async def infer(
         self,
@@ -192,13 +204,13 @@ class VisionClient:
             tensors.append(tensor)
         requested = [grpcclient.InferRequestedOutput(name) for name in outputs]
 
-        async def call() -> dict[str, NDArray[Any]]:
-            result = await self._client.infer(
+        async def call(endpoint: Endpoint) -> dict[str, NDArray[Any]]:
+            result = await endpoint.client.infer(
                 model,
                 tensors,
                 model_version="" if pinned is None else str(pinned),
                 outputs=requested,
-                client_timeout=self.settings.call_timeout_s,
+                client_timeout=endpoint.call_timeout_s,
                 parameters=parameters,
             )
             return {name: result.as_numpy(name) for name in outputs}

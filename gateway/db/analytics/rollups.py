@@ -14,7 +14,8 @@ tests/sql/test_analytics_rollups.py checks by running their SELECTs here.
 Each rollup's aggregates are written once below, as SQL over the raw row `s` and its bucket
 `t.bucket`, and mirror the continuous aggregate's: `first(v, t)` / `last(v, t)` become
 ordered array_agg (occupancy changes of one zone never share a timestamp: the engine
-emits at most one per zone per frame).
+emits at most one per zone per frame). The compact dwell histograms (`HISTOGRAMS`) are
+refreshed last, from the per-dwell-bucket rollups, for the same touched buckets.
 """
 
 from __future__ import annotations
@@ -188,8 +189,68 @@ ROLLUPS: Final = (
     Rollup("queue_abandoned_minute", "queue_abandonments", "left_at", _M, _ZONE_KEYS, _ABANDONED),
     Rollup("queue_abandoned_hour", "queue_abandonments", "left_at", _H, _ZONE_KEYS, _ABANDONED),
 )
+
+
+@dataclass(frozen=True)
+class Histogram:
+    """A compact dwell histogram table (sql/postgres/0009_dwell_histogram.sql): one row
+    per zone and bucket, built from the per-dwell-bucket rollup `source` of the same
+    width (the TimescaleDB continuous aggregates do the same over theirs)."""
+
+    name: str
+    source: str
+    width: Width
+
+    _COLUMNS = "store_id, camera_id, zone_id, bucket, stays, dwell_sum, dwell_buckets, counts"
+    _SELECT = (
+        "SELECT h.store_id, h.camera_id, h.zone_id, h.bucket, sum(h.stays)::bigint,"
+        " sum(h.dwell_sum), array_agg(h.dwell_bucket ORDER BY h.dwell_bucket),"
+        " array_agg(h.stays ORDER BY h.dwell_bucket)"
+    )
+    _UPSERT = (
+        "GROUP BY h.store_id, h.camera_id, h.zone_id, h.bucket"
+        " ON CONFLICT (store_id, camera_id, zone_id, bucket) DO UPDATE SET"
+        " stays = EXCLUDED.stays, dwell_sum = EXCLUDED.dwell_sum,"
+        " dwell_buckets = EXCLUDED.dwell_buckets, counts = EXCLUDED.counts"
+    )
+
+    def rebuild_sql(self) -> str:
+        return (
+            f"INSERT INTO {self.name} ({self._COLUMNS}) {self._SELECT}"
+            f" FROM {self.source} h {self._UPSERT}"
+        )
+
+    def refresh_sql(self) -> str:
+        """The buckets that received stays (by ingested_at) in [$1, $2): their source
+        rows were just rewritten by the rollup refresh in the same transaction."""
+        interval = f"INTERVAL '{self.width.sql}'"
+        return f"""
+WITH touched AS (
+    SELECT DISTINCT store_id, camera_id, zone_id,
+           date_bin({interval}, exited_at, TIMESTAMPTZ '2000-01-03') AS bucket
+    FROM zone_stays
+    WHERE ingested_at >= $1 AND ingested_at < $2
+)
+INSERT INTO {self.name} ({self._COLUMNS})
+{self._SELECT}
+FROM touched t
+JOIN {self.source} h
+  ON h.store_id = t.store_id AND h.camera_id = t.camera_id AND h.zone_id = t.zone_id
+ AND h.bucket = t.bucket
+{self._UPSERT}
+"""
+
+
+HISTOGRAMS: Final = (
+    Histogram("zone_dwell_hist_hour", "zone_dwell_hour", _H),
+    Histogram("zone_dwell_hist_day", "zone_dwell_day", _D),
+    Histogram("zone_dwell_hist_week", "zone_dwell_week", Width.WEEK),
+)
 _SQL: Final = {r.name: r.refresh_sql() for r in ROLLUPS}
 _REBUILD_SQL: Final = {r.name: r.rebuild_sql() for r in ROLLUPS}
+_SQL.update({h.name: h.refresh_sql() for h in HISTOGRAMS})
+_REBUILD_SQL.update({h.name: h.rebuild_sql() for h in HISTOGRAMS})
+_NAMES: Final = (*(r.name for r in ROLLUPS), *(h.name for h in HISTOGRAMS))
 
 
 def _count(status: str) -> int:
@@ -205,25 +266,26 @@ async def refresh_analytics_rollups(conn: asyncpg.Connection) -> dict[str, int]:
         until: datetime = await conn.fetchval("SELECT clock_timestamp()")
         rows = await conn.fetch(
             "SELECT name, watermark FROM rollup_state WHERE name = ANY($1::text[])",
-            [r.name for r in ROLLUPS],
+            list(_NAMES),
         )
         marks = {row["name"]: row["watermark"] for row in rows}
-        for rollup in ROLLUPS:
-            since = marks.get(rollup.name)
+        # The histograms come after the per-dwell-bucket rollups they are built from.
+        for name in _NAMES:
+            since = marks.get(name)
             if since is None:
-                status = await conn.execute(
-                    _REBUILD_SQL[rollup.name], until, timeout=STATEMENT_TIMEOUT_S
-                )
+                rebuild = _REBUILD_SQL[name]
+                args: tuple[datetime, ...] = (until,) if "$1" in rebuild else ()
+                status = await conn.execute(rebuild, *args, timeout=STATEMENT_TIMEOUT_S)
             else:
                 status = await conn.execute(
-                    _SQL[rollup.name], since - REFRESH_OVERLAP, until, timeout=STATEMENT_TIMEOUT_S
+                    _SQL[name], since - REFRESH_OVERLAP, until, timeout=STATEMENT_TIMEOUT_S
                 )
-            rewritten[rollup.name] = _count(status)
+            rewritten[name] = _count(status)
         await conn.executemany(
             """
             INSERT INTO rollup_state (name, watermark) VALUES ($1, $2)
             ON CONFLICT (name) DO UPDATE SET watermark = EXCLUDED.watermark
             """,
-            [(r.name, until) for r in ROLLUPS],
+            [(name, until) for name in _NAMES],
         )
     return rewritten

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import math
+
 import numpy as np
 import pytest
 
@@ -155,3 +158,109 @@ def test_moved_line_restarts_state() -> None:
     counter.reconfigure([moved], [states])
     assert states[0].side == 0
     assert LineState.from_json(states[0].to_json()).side == 0
+
+
+def test_first_sighting_on_the_line_leaves_the_side_undecided() -> None:
+    """2 px from the line (a third of the 12 px band is 4 px) is within jitter reach: the
+    side, and so whether a crossing happened, is not decided by that first box."""
+    counter = _counter()
+    assert _run(counter, _walk(0.502, 0.7, 21)) == []
+    states = counter.new_states()
+    out: list[EngineEvent] = []
+    counter.observe(1, None, states, 498.0, 500.0, BOX_H, 0.0, 0.0, 0.0, 1.0, to_datetime(1.0), out)
+    assert states[0].side == 0
+    counter.observe(
+        1, None, states, 490.0, 500.0, BOX_H, 498.0, 500.0, 1.0, 1.1, to_datetime(1.1), out
+    )
+    assert states[0].side == 1  # 10 px clear of it: decided, and no crossing
+    assert out == []
+
+
+def _two_tracks(
+    counter: LineCounter, frames: list[list[tuple[int, float, float]]], split: int | None = None
+) -> list[LineCrossed]:
+    """Frames of (track, x, y) observations at 10 fps; with `split`, the counter's own
+    state goes through JSON into a fresh counter before frame `split`."""
+    states = {1: counter.new_states(), 2: counter.new_states()}
+    prev: dict[int, tuple[float, float, float]] = {}
+    out: list[EngineEvent] = []
+    for k, frame in enumerate(frames):
+        if k == split:
+            fresh = _counter()
+            fresh.load(json.loads(json.dumps(counter.to_json())))
+            counter = fresh
+        t = 100.0 + k * 0.1
+        for tid, x, y in frame:
+            p = prev.get(tid, (0.0, 0.0, -math.inf))  # the engine's "never seen"
+            counter.observe(tid, None, states[tid], x * W, y * H, BOX_H, *p, t, to_datetime(t), out)
+            prev[tid] = (x * W, y * H, t)
+    return [e for e in out if isinstance(e, LineCrossed)]
+
+
+@pytest.mark.parametrize("split", [None, 6, 9])
+def test_one_person_followed_by_two_tracks_in_turn_counts_once(split: int | None) -> None:
+    """A tracker alternating two tracks on one person: both cross, one crossing counts
+    (also across a snapshot of the counter in the middle)."""
+    walk = _walk(0.3, 0.7, 21)
+    frames = [[(1 if k % 2 == 0 else 2, x, y)] for k, (x, y) in enumerate(walk)]
+    assert len(_two_tracks(_counter(), frames, split)) == 1
+
+
+def test_two_people_walking_through_together_count_twice() -> None:
+    """Side by side, 30 px apart, crossing in the same frame: seen together, two people."""
+    walk = _walk(0.3, 0.7, 21)
+    frames = [[(1, x, 0.50), (2, x + 0.004, 0.53)] for x, _y in walk]
+    assert len(_two_tracks(_counter(), frames)) == 2
+    # one right behind the other, 0.1 s apart: two people too
+    frames = [[(1, x, 0.5), (2, x - 0.01, 0.5)] for x, _y in walk]
+    assert len(_two_tracks(_counter(), frames)) == 2
+
+
+def _lost_and_found(gap_frames: int, y_after: float = 0.5) -> list[list[tuple[int, float, float]]]:
+    """Track 1 walks from x = 0.30 to 0.44 (0.01 a frame), is lost for `gap_frames`
+    frames, and track 2 appears where it was heading (at `y_after`) and walks on."""
+    walk = [(0.30 + 0.01 * k, 0.5) for k in range(15)]
+    after = [(0.45 + 0.01 * (gap_frames + k), y_after) for k in range(15)]
+    return [
+        *[[(1, x, y)] for x, y in walk],
+        *[[] for _ in range(gap_frames)],
+        *[[(2, x, y)] for x, y in after],
+    ]
+
+
+@pytest.mark.parametrize("split", [None, 17, 21])
+def test_a_track_lost_before_the_line_and_found_after_it_counts_once(split: int | None) -> None:
+    """The person crossed while hidden: the new track carries on the lost one's side
+    (also across a snapshot of the counter between the two)."""
+    crossings = _two_tracks(_counter(), _lost_and_found(gap_frames=8), split)
+    assert [(c.track_id, c.direction) for c in crossings] == [(2, "out")]
+    assert 100.0 + 1.4 < crossings[0].crossed_at.timestamp() < 100.0 + 2.3  # in the gap
+
+
+def test_a_new_track_far_from_where_the_lost_one_was_heading_is_someone_else() -> None:
+    # 300 px (3 box heights) below the predicted spot
+    assert _two_tracks(_counter(), _lost_and_found(gap_frames=8, y_after=0.8)) == []
+    # lost for longer than STITCH_MAX_GAP_S (2 s at 10 fps = 20 frames)
+    assert _two_tracks(_counter(), _lost_and_found(gap_frames=25)) == []
+
+
+def test_the_lost_track_coming_back_does_not_count_the_crossing_again() -> None:
+    frames = _lost_and_found(gap_frames=8)
+    # track 1 reappears next to track 2 (the tracker re-found it too) and walks on
+    frames += [[(1, 0.75 + 0.01 * k, 0.52), (2, 0.75 + 0.01 * k, 0.5)] for k in range(10)]
+    crossings = _two_tracks(_counter(), frames)
+    assert [(c.track_id, c.direction) for c in crossings] == [(2, "out")]
+
+
+def test_a_snapshot_from_an_older_format_restores_an_empty_memory() -> None:
+    """An upgraded service restarts from the checkpoint its predecessor wrote: a counter
+    state without this format's keys (or none at all) starts empty instead of failing."""
+    counter = _counter()
+    _run(counter, _walk(0.3, 0.7, 12))
+    old = counter.to_json()
+    del old["seen"]
+    for data in (None, old):
+        fresh = _counter()
+        fresh.load(data)
+        assert fresh.to_json() == _counter().to_json()
+        assert len(_run(fresh, _walk(0.3, 0.7, 12))) == 1

@@ -219,6 +219,14 @@ async def test_each_query_gives_the_figures_computed_by_hand(
         (iso(at(1)), 2.0, 3),  # 30 s at 1, 30 s at 3
         (iso(at(2)), 3.0, 3),  # no change: holds 3
     ]
+    # the compact series: the same figures as parallel arrays, one series per zone
+    compact = """query ($f: DateTime!, $t: DateTime!) { zoneOccupancySeries(from: $f, to: $t,
+        zoneId: "z1") { cameraId zoneId bucketStarts mean max } }"""
+    [z1] = (await query(compact, f=iso(at(0)), t=iso(at(3))))["zoneOccupancySeries"]
+    assert (z1["cameraId"], z1["zoneId"]) == ("cam-a", "z1")
+    assert list(zip(z1["bucketStarts"], z1["mean"], z1["max"], strict=True)) == [
+        (p["minute"], p["mean"], p["max"]) for p in minutes
+    ]
     hour = (await query(occupancy, f=iso(at(0)), t=iso(at(60)), b="HOUR"))["zoneOccupancy"]
     assert [(p["minute"], round(p["mean"], 6), p["max"]) for p in hour] == [
         (iso(at(0)), round((30 * 2 + 50 * 1 + (3600 - 90) * 3) / 3600, 6), 3)

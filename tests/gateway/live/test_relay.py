@@ -6,6 +6,7 @@ refusal; a node that cannot be reached is a 503 that says so."""
 from __future__ import annotations
 
 from devservices.ports import free_port
+from tests.gateway.dashboard.artifacts import save_frame
 from tests.gateway.helpers import STORE, RunningGateway, running_gateway, settings, token
 from tests.gateway.helpers import wait_schema as schema_ready
 from tests.orchestrator.live.helpers import (
@@ -55,6 +56,7 @@ async def test_offer_is_relayed_to_the_store_node(
                 await peer.accept(await answered_offer(offer_url, sdp, viewer_auth()))
                 [image] = await peer.frames(1, timeout_s=60)
                 assert image.shape == (576, 768, 3) and image.std() > 20  # the camera's video
+                save_frame(image, "live-relay-frame.png")  # the frame the browser would show
                 assert node.live.viewers("door") == 1
 
             async def offer(camera_id: str, sdp: str) -> tuple[int, dict[str, object]]:

@@ -14,7 +14,9 @@ pytestmark = pytest.mark.timeout(120)
 
 
 async def test_health_ready_and_metrics(gateway: RunningGateway) -> None:
-    assert (await gateway.http.get("/health")).json() == {"status": "ok"}
+    health = (await gateway.http.get("/health")).json()
+    assert health["status"] == "ok"  # the process answers, whatever the other parts do
+    assert {c["name"] for c in health["components"]} >= {"triton", "identity", "ingest"}
     ready = await eventually(lambda: _ready(gateway))
     assert ready == {"ready": True, "database": True, "schema": True, "nats": True, "live": True}
     metrics = (await gateway.http.get("/metrics")).text

@@ -10,6 +10,7 @@ import yaml
 from devservices.paths import REPO_ROOT
 from orchestrator.config import CameraSettings, ConfigError, load_cameras, parse_cameras
 from trinetra.config import CameraRole, PriorityTier
+from trinetra.config.limits import MAX_STORE_CAMERAS
 
 EXAMPLE = REPO_ROOT / "orchestrator" / "config" / "cameras.example.yaml"
 
@@ -50,6 +51,12 @@ def test_the_example_file_loads() -> None:
 def test_duplicate_ids_are_rejected(tmp_path: Path) -> None:
     path = _write(tmp_path, [_cam("a"), _cam("b"), _cam("a")])
     with pytest.raises(ConfigError, match="duplicate camera ids: a"):
+        load_cameras(path)
+
+
+def test_a_camera_file_over_the_store_limit_is_refused_naming_it(tmp_path: Path) -> None:
+    path = _write(tmp_path, [_cam(f"c{i}") for i in range(MAX_STORE_CAMERAS + 1)])
+    with pytest.raises(ConfigError, match=f"cameras.*at most {MAX_STORE_CAMERAS}"):
         load_cameras(path)
 
 
