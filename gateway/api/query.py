@@ -1,5 +1,6 @@
 """GraphQL queries. Every list is newest first, paginated with opaque cursors; the
-analytics queries are in gateway/api/analytics_query.py."""
+analytics queries are in gateway/api/analytics_query.py, the audit trail's in
+gateway/api/audit_query.py."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ import strawberry
 
 from gateway.api import decorators
 from gateway.api.analytics_query import AnalyticsQuery
+from gateway.api.audit_query import AuditQuery
 from gateway.api.context import Info
 from gateway.api.errors import BAD_USER_INPUT, FORBIDDEN, api_error
+from gateway.api.health_query import HealthQuery
 from gateway.api.pagination import Page, check_range, fetch_page
 from gateway.api.types import Alert, Camera, Detection, IdentityEvent, OccupancyPoint, Track
 from gateway.auth import Scope
@@ -37,11 +40,12 @@ StoreArg = Annotated[
 
 
 def _store(info: Info, store_id: str | None) -> str:
-    return store_id or info.context.settings.store_id
+    """`storeId` or the gateway's store, once the token is seen to grant it."""
+    return info.context.store(store_id)
 
 
 @strawberry.type
-class Query(AnalyticsQuery):
+class Query(AnalyticsQuery, AuditQuery, HealthQuery):
     @decorators.field(description="Cameras of a store with their live status.")
     async def cameras(self, info: Info, store_id: StoreArg = None) -> list[Camera]:
         info.context.require(*READ)

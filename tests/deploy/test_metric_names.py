@@ -5,7 +5,7 @@ real camera, the gateway on real PostgreSQL, the session's Triton after it analy
 frames). Two services are read from the registry their /metrics would serve, built as
 they build it:
 
-- the identity service has no /metrics endpoint yet; its metrics are `IdentityMetrics`;
+- the identity service serves `IdentityMetrics` on its health port (deploy/identity.yaml);
 - the analytics service serves `AnalyticsService(...).metrics.registry` on its health
   port; the service is constructed (not started) to get exactly that registry.
 

@@ -11,6 +11,17 @@ export const token = (() => {
 
 const auth = { Authorization: `Bearer ${token}` };
 
+/** The scopes the token names (its `scope` claim), to hide what the role cannot do. The
+ * gateway checks the token itself: this only decides what the page offers. */
+export const scopes = (() => {
+  try {
+    const payload = token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+    return new Set(String(JSON.parse(atob(payload)).scope || "").split(" ").filter(Boolean));
+  } catch {
+    return new Set();
+  }
+})();
+
 export const NO_TOKEN_MESSAGE =
   "no token: open the dashboard link printed by `make demo` (it ends in #token=...)";
 
@@ -24,21 +35,42 @@ export class ApiError extends Error {
   get codes() {
     return this.errors.map((e) => (e.extensions || {}).code).filter(Boolean);
   }
+
+  /** Every problem as {field, message}: a validation error lists each field it found
+   * wrong (extensions.fields), or names one (extensions.field), or none. */
+  get problems() {
+    return this.errors.flatMap(({ message, extensions }) => {
+      const ext = extensions || {};
+      return Array.isArray(ext.fields) && ext.fields.length ? ext.fields : [{ field: ext.field, message }];
+    });
+  }
 }
 
 export async function graphql(query, variables = {}) {
+  return post({ "Content-Type": "application/json" }, JSON.stringify({ query, variables }));
+}
+
+/** A GraphQL request carrying files (the GraphQL multipart request spec): `files` maps
+ * a variable's name to its File, sent as that variable. */
+export async function graphqlUpload(query, variables, files) {
+  const body = new FormData();
+  const names = Object.keys(files);
+  body.append("operations", JSON.stringify({ query, variables: { ...variables, ...Object.fromEntries(names.map((n) => [n, null])) } }));
+  body.append("map", JSON.stringify(Object.fromEntries(names.map((n, i) => [String(i), [`variables.${n}`]]))));
+  names.forEach((name, i) => body.append(String(i), files[name]));
+  return post({}, body);
+}
+
+async function post(headers, body) {
   if (!token) throw new Error(NO_TOKEN_MESSAGE);
-  const response = await fetch("/graphql", {
-    method: "POST",
-    headers: { "Content-Type": "application/json", ...auth },
-    body: JSON.stringify({ query, variables }),
-  });
+  const response = await fetch("/graphql", { method: "POST", headers: { ...headers, ...auth }, body });
   if (response.status === 401 || response.status === 403) {
     throw new Error(`not authorized (HTTP ${response.status}): open the link with a valid #token=`);
   }
-  const body = await response.json();
-  if (body.errors) throw new ApiError(body.errors);
-  return body.data;
+  if (response.status === 413) throw new Error("the file is too large for the gateway: send a smaller one");
+  const answer = await response.json();
+  if (answer.errors) throw new ApiError(answer.errors);
+  return answer.data;
 }
 
 /** GET with the bearer token (REST routes such as the live view's offer). */

@@ -3,6 +3,9 @@
 //
 // The view keeps the video's own aspect ratio (set once its size is known) and the
 // overlay covers it exactly, so normalized coordinates land on the right pixels.
+//
+// A camera with nothing to show says why instead of showing a black view: registered but
+// run by no store node, stopped, or reporting status without being registered.
 
 import { authorizedFetch } from "./api.js";
 import { linesOf, onConfig, zonesOf } from "./analytics_config.js";
@@ -21,6 +24,7 @@ export class CameraTile {
     tile.innerHTML = `
       <div class="view">
         <video autoplay muted playsinline></video>
+        <p class="notice" hidden></p>
         <div class="heat-layer" hidden></div>
         <svg class="overlay" xmlns="http://www.w3.org/2000/svg"></svg>
         <p class="video-error" hidden></p>
@@ -39,18 +43,38 @@ export class CameraTile {
     tile.querySelector("[data-action=zones]").onclick = () =>
       (tile.classList.contains("editing") ? this.editor.closeEditor() : this.editor.open());
     tile.querySelector("[data-action=heatmap]").onclick = (event) => this.toggleHeatmap(event.target);
+    this.closed = false;
+    this.peer = null;
     onConfig(() => {
+      if (this.closed) return;
       this.overlay.show({ zones: zonesOf(camera.id), lines: linesOf(camera.id) });
       this.editor.refresh();
     });
     onZoneCount((cameraId, zoneId, count) => {
-      if (cameraId === camera.id) this.overlay.setCount(zoneId, count);
+      if (cameraId === camera.id && !this.closed) this.overlay.setCount(zoneId, count);
     });
   }
 
   start() {
     this.overlay.show({ zones: zonesOf(this.camera.id), lines: linesOf(this.camera.id) });
-    this.startVideo(this.element.querySelector("video"));
+    const why = idleReason(this.camera);
+    if (why) this.showNotice(why);
+    else this.startVideo(this.element.querySelector("video"));
+  }
+
+  /** Ends the live view (a node serves few viewers a camera) and detaches the tile. */
+  close() {
+    this.closed = true;
+    this.peer?.close();
+    this.element.remove();
+  }
+
+  /** Replaces the view's picture with a sentence saying why there is none. */
+  showNotice(text) {
+    const notice = this.element.querySelector(".notice");
+    notice.textContent = text;
+    notice.hidden = false;
+    this.element.dataset.notice = text;
   }
 
   setStatus(status) {
@@ -92,6 +116,7 @@ export class CameraTile {
     });
     try {
       const peer = new RTCPeerConnection({ iceServers: [] });
+      this.peer = peer;
       peer.addTransceiver("video", { direction: "recvonly" });
       peer.ontrack = (event) => { video.srcObject = event.streams[0] || new MediaStream([event.track]); };
       await peer.setLocalDescription(await peer.createOffer());
@@ -107,7 +132,9 @@ export class CameraTile {
       });
       if (!response.ok) {
         const body = await response.json().catch(() => ({}));
-        const detail = typeof body.detail === "string" ? body.detail : `HTTP ${response.status}`;
+        const detail = typeof body.detail === "string" ? body.detail
+          : body.error && body.error.message ? body.error.message : `HTTP ${response.status}`;
+        if (response.status === 404) return this.showNotice(`not running on any node (${detail})`);
         throw new Error(`live view unavailable: ${detail}`);
       }
       await peer.setRemoteDescription(await response.json());
@@ -116,4 +143,16 @@ export class CameraTile {
       this.showVideoError(String(error.message || error));
     }
   }
+}
+
+/** Why a camera has no picture to show, or null when it should have one. */
+export function idleReason(camera) {
+  if (!camera.registered) {
+    return "reports status but is not registered: register it under Camera management " +
+      "to configure and analyse it";
+  }
+  if (camera.config && camera.config.enabled === false) return "analysis stopped: start it under Camera management";
+  // `running`: a store node reported the camera lately (the gateway's Camera.running).
+  if (!camera.running) return "not running on any node";
+  return null;
 }

@@ -303,12 +303,7 @@ export class ZoneEditor {
   }
 
   showErrors(error) {
-    const errors = error instanceof ApiError ? error.errors : [{ message: String(error) }];
-    // A validation error lists every field it found wrong (extensions.fields), or one.
-    const problems = errors.flatMap(({ message, extensions }) => {
-      const ext = extensions || {};
-      return Array.isArray(ext.fields) && ext.fields.length ? ext.fields : [{ field: ext.field, message }];
-    });
+    const problems = error instanceof ApiError ? error.problems : [{ message: String(error) }];
     for (const { field, message } of problems) {
       const slot = slotOf(field);
       const target = this.form.querySelector(`.field-error[data-for="${slot}"]`) ||

@@ -1,25 +1,43 @@
 """The dashboard tests' browser: Debian's headless Chromium driven by selenium (nothing is
-downloaded), and the folder its screenshots are kept in for people to look at."""
+downloaded). Every test saves screenshots at its key moments, and one more when it fails,
+under .cache/artifacts/screenshots/ (tests/gateway/dashboard/artifacts.py); the run's
+summary prints that folder, so `make test` and `.ci/run` say where to look."""
 
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
+from _pytest.terminal import TerminalReporter
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 
-from devservices.paths import CACHE_DIR
+from tests.gateway.dashboard.artifacts import (
+    SCREENSHOTS,
+    clear_screenshots,
+    screenshot_dir,
+    screenshot_files,
+    screenshot_path,
+)
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
-# Kept after the run (CI keeps .cache/screenshots as artifacts).
-SCREENSHOTS = CACHE_DIR / "screenshots"
+FAILED = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    if report.when == "call" and report.failed:
+        item.stash[FAILED] = True  # the browser fixture's teardown screenshots the page
+    return report
 
 
 @pytest.fixture
-def browser() -> Iterator[webdriver.Chrome]:
+def browser(request: pytest.FixtureRequest) -> Iterator[webdriver.Chrome]:
     if not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER)):
         pytest.fail(
             "chromium and chromium-driver are missing: run scripts/install-system-packages.sh"
@@ -42,12 +60,27 @@ def browser() -> Iterator[webdriver.Chrome]:
     try:
         yield driver
     finally:
-        driver.quit()
+        try:
+            if request.node.stash.get(FAILED, False):
+                path = screenshot_path(f"FAILED-{request.node.name}.png")
+                driver.save_screenshot(str(path))
+                print(f"screenshot of the failure: {path}")
+        finally:
+            driver.quit()
 
 
 @pytest.fixture
 def screenshots() -> Path:
-    """Where a test saves its screenshots (printed, so a run's log says where to look)."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    print(f"dashboard screenshots: {SCREENSHOTS}")
-    return SCREENSHOTS
+    """Where a test saves its screenshots (created)."""
+    return screenshot_dir()
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    if not session.config.option.collectonly:
+        clear_screenshots()
+
+
+def pytest_terminal_summary(terminalreporter: TerminalReporter) -> None:
+    files = screenshot_files()
+    if files:
+        terminalreporter.write_line(f"browser screenshots: {SCREENSHOTS} ({len(files)} files)")

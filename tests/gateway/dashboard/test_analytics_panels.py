@@ -27,7 +27,7 @@ from tests.gateway.dashboard.scenario import (
     queue,
     stored_day,
 )
-from tests.gateway.helpers import RunningGateway, false_merge, token, track_lifecycle
+from tests.gateway.helpers import RunningGateway, detections, false_merge, token
 from tests.support.nats_server import NatsServer
 from tests.support.polling import eventually
 from trinetra.config.camera import CameraConfig
@@ -303,10 +303,9 @@ async def test_the_panels_show_the_api_figures(
     publisher.publish(occupancy(now, "plaza", 5, 3))
     publisher.publish(queue(now, 4, 60.0))
     publisher.publish(crossing(now, 9, "entrance", "in", True))
-    tracks = [track_lifecycle(CAMERA, 100 + i, now, 1) for i in range(3)]
-    for lifecycle in tracks:
-        publisher.publish(lifecycle[0])  # started
-    publisher.publish(tracks[2][-1])  # one of them ended
+    # The tracker's newest frame holds two people (people.js counts its tracked persons).
+    for frame in detections(CAMERA, now, 2, persons=2):
+        publisher.publish(frame)
 
     async def live_shown() -> dict[str, Any] | None:
         f = await page.figures()
@@ -328,12 +327,14 @@ async def test_the_panels_show_the_api_figures(
     )
     assert await check_footfall(gateway, figures["footfall"]) == {"entries": 4, "exits": 1}
 
-    # People now counts the tracks the tracker still reports: silent ones stop counting.
+    # People now follows the newest frame: one with no one in it counts 0.
+    (empty,) = detections(CAMERA, datetime.now(UTC), 1, persons=0)
+    publisher.publish(empty.model_copy(update={"frame_seq": 99}))
     await eventually(
         lambda: page.js("return document.getElementById('people').dataset.count === '0'"),
         15,
         interval_s=0.3,
-        message="people now back to 0 once the tracks stopped reporting",
+        message="people now back to 0 with a frame with no one in it",
     )
 
     # Acknowledge the alert from the page; the API records it.
