@@ -121,7 +121,6 @@ class CameraRegistry:
 
     async def run(self) -> None:
         """Seed, watch and apply until cancelled, renewing the watch when it breaks."""
-        seeded = False
         while True:
             if not await self._conn.wait_connected(30.0):
                 continue
@@ -131,11 +130,10 @@ class CameraRegistry:
             generation = self._conn.generation
             try:
                 kv = await ensure_bucket(client.jetstream(timeout=5.0), CAMERA_REGISTRY_BUCKET)
-                if not seeded:
-                    written = await seed_cameras(kv, self._store_id, self._seeds)
-                    seeded = True
-                    if written:
-                        log.info("camera file seeded the registry", extra={"cameras": written})
+                # On every (re)watch: a server that lost its data gets the file's back.
+                written = await seed_cameras(kv, self._store_id, self._seeds)
+                if written:
+                    log.info("camera file seeded the registry", extra={"cameras": written})
                 watcher = await kv.watch(self._prefix + ">")
             except asyncio.CancelledError:
                 raise

@@ -125,10 +125,16 @@ class TrackJournal:
         frame: FrameContext,
         reason: Literal["lost"] | EarlyEnd,
     ) -> TrackEndedEvent | None:
-        return self._end(track_id, frame.camera_id, frame.store_id, reason)
+        """End a track at `frame`, the frame at which the tracker gave it up."""
+        return self._end(track_id, frame.camera_id, frame.store_id, reason, frame.timestamp)
 
     def _end(
-        self, track_id: int, camera_id: str, store_id: str, reason: Literal["lost"] | EarlyEnd
+        self,
+        track_id: int,
+        camera_id: str,
+        store_id: str,
+        reason: Literal["lost"] | EarlyEnd,
+        given_up_at: float | None,
     ) -> TrackEndedEvent | None:
         track = self._tracks.pop(track_id, None)
         if track is None or track.frames_seen == 0:
@@ -138,7 +144,8 @@ class TrackJournal:
         return TrackEndedEvent(
             camera_id=camera_id,
             store_id=store_id,
-            occurred_at=_utc(track.last_seen),
+            # The schema's "when the tracker gave it up", never before the last sighting.
+            occurred_at=_utc(max(track.last_seen, given_up_at or track.last_seen)),
             track_id=track_id,
             track_uid=track.uid,
             first_seen_at=_utc(track.first_seen),
@@ -151,15 +158,22 @@ class TrackJournal:
         )
 
     def end_all(self, frame: FrameContext, reason: EarlyEnd) -> list[TrackEndedEvent]:
-        return self.end_all_on(frame.camera_id, frame.store_id, reason)
-
-    def end_all_on(self, camera_id: str, store_id: str, reason: EarlyEnd) -> list[TrackEndedEvent]:
-        """End every open track of `camera_id` (no frame needed: after a crash, there is
-        none)."""
+        """End every open track at `frame` (the camera's last analysed frame)."""
         return [
             e
             for tid in list(self._tracks)
-            if (e := self._end(tid, camera_id, store_id, reason)) is not None
+            if (e := self._end(tid, frame.camera_id, frame.store_id, reason, frame.timestamp))
+            is not None
+        ]
+
+    def end_all_on(self, camera_id: str, store_id: str, reason: EarlyEnd) -> list[TrackEndedEvent]:
+        """End every open track of `camera_id` with no frame (after a crash there is none):
+        stamped at their last sighting, so a restart that runs twice publishes the same
+        events again (the same event ids, deduplicated by the bus)."""
+        return [
+            e
+            for tid in list(self._tracks)
+            if (e := self._end(tid, camera_id, store_id, reason, None)) is not None
         ]
 
     def replay(self, events: Iterable[TrackEvent]) -> None:

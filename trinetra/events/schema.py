@@ -369,7 +369,10 @@ class TrackUpdatedEvent(_TrackEventBase):
 
 
 class TrackEndedEvent(_TrackEventBase):
-    """A track is finished. occurred_at is when the tracker gave it up (>= last_seen_at)."""
+    """A track is finished. occurred_at is when the tracker gave it up (>= last_seen_at):
+    lost: the frame at which the tracker dropped it (its buffer after the last sighting);
+    camera_stopped / shutdown: the camera's last analysed frame; node_restart: the last
+    sighting (the dead run's give-up time is unknown; a repeated restart repeats it)."""
 
     kind: Literal[EventKind.TRACK_ENDED] = Field(
         default=EventKind.TRACK_ENDED, description="Event kind."
