@@ -63,6 +63,14 @@ class GalleryConfig(_Config):
         description="Slots per customer; enrolling into a full customer replaces the oldest.",
     )
     timeout_s: float = Field(default=5.0, gt=0, description="Server request timeout.")
+    local_mode_max_embeddings: int = Field(
+        default=10_000,
+        ge=1,
+        description="Largest gallery local mode is meant for: past it, each search costs "
+        "more than the 10 ms decision budget (exact search over every vector; perf/README.md "
+        "has the figures) and the service logs a warning to move to the Qdrant server "
+        "(HNSW, `url`). Nothing is refused.",
+    )
 
     @model_validator(mode="after")
     def _one_location(self) -> Self:

@@ -151,6 +151,7 @@ class FaceGallery:
         self._lock = threading.RLock()
         self._closed = False
         self._index: LocalIndex | None = None  # local mode's search mirror (local_index)
+        self._warned_size = False
         self._ensure_collection()
         self.refresh()
 
@@ -234,6 +235,7 @@ class FaceGallery:
             if self._index is not None:
                 self._index.upsert(IndexedPoint(entry.point_id, customer_id, slot, vip), vector)
                 self._index.set_vip(customer_id, vip)
+                self._check_local_size()
         self._record(
             ctx,
             "enroll",
@@ -252,6 +254,7 @@ class FaceGallery:
         with self._lock, self._timed("erase"):
             if self._index is not None:
                 self._index.remove_customer(customer_id)
+                self._check_local_size()
             selector = _customer_filter(customer_id)
             before = self._client.count(self.config.collection, count_filter=selector).count
             self._client.delete(
@@ -348,7 +351,21 @@ class FaceGallery:
             self._index = LocalIndex.build(
                 self._client, self.config.collection, self.config.vector_size
             )
+            self._check_local_size()
         return self._index
+
+    def _check_local_size(self) -> None:
+        """Warn, once per crossing, when a local-mode gallery outgrows local mode."""
+        size = 0 if self._index is None else len(self._index.points)
+        limit = self.config.local_mode_max_embeddings
+        too_large = size > limit
+        if too_large and not self._warned_size:
+            log.warning(
+                "local-mode gallery past its size: searches are exact and grow with it; "
+                "use the Qdrant server (gallery.url) for a gallery this large",
+                extra={"embeddings": size, "local_mode_max_embeddings": limit},
+            )
+        self._warned_size = too_large
 
     def count(self) -> int:
         """Embeddings stored (all customers)."""

@@ -77,6 +77,29 @@ def test_erase_removes_only_that_customer(faces: FaceSet, tmp_path: Path) -> Non
         assert gallery.erase(OBAMA, ctx=CTX) == 0  # idempotent
 
 
+def test_a_local_gallery_past_its_size_warns_once_per_crossing(
+    faces: FaceSet, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = GalleryConfig(path=str(tmp_path / "g"), local_mode_max_embeddings=3)
+    warned = "local-mode gallery past its size"
+    with FaceGallery(config, audit_sink=MemoryAuditLog()) as gallery:
+        for p in ("obama.jpg", "obama2.jpg", "obama3.jpg"):
+            gallery.add(OBAMA, faces.one(p), ctx=CTX, camera_id="e")
+        assert warned not in caplog.text  # at the size: fine
+        gallery.add("biden", faces.one("biden.jpg"), ctx=CTX, camera_id="e")
+        gallery.add("biden", faces.one("biden.jpg"), ctx=CTX, camera_id="f")
+        [record] = [r for r in caplog.records if warned in r.getMessage()]
+        assert record.levelname == "WARNING" and record.__dict__["embeddings"] == 4
+        gallery.erase(OBAMA, ctx=CTX)  # back under: the next crossing warns again
+        for p in ("obama.jpg", "obama2.jpg"):
+            gallery.add(OBAMA, faces.one(p), ctx=CTX, camera_id="e")
+        assert sum(warned in r.getMessage() for r in caplog.records) == 2
+    # A gallery opened past its size says so at once.
+    caplog.clear()
+    with FaceGallery(config, audit_sink=MemoryAuditLog()):
+        assert warned in caplog.text
+
+
 def test_a_persisted_gallery_keeps_identities_and_has_one_owner(
     faces: FaceSet, tmp_path: Path
 ) -> None:
