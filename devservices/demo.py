@@ -41,6 +41,7 @@ import httpx
 
 from analytics.service import AnalyticsService
 from analytics.settings import AnalyticsSettings
+from devservices.capacity import camera_fps, measure_frames_per_s, sample_frames
 from devservices.lifecycle import ServiceStartError
 from devservices.nats import NatsServer
 from devservices.paths import LOG_DIR, REPO_ROOT
@@ -328,12 +329,20 @@ async def start_parts(
         if not await identity.wait_ready(IDENTITY_READY_TIMEOUT_S):
             raise RuntimeError("the identity service did not subscribe to its requests")
 
+    # The camera's rate from what this machine's inference tier analyses (capacity.py).
+    with step("inference capacity of the CPU profile", done="measured"):
+        capacity = await measure_frames_per_s(vision, sample_frames(SAMPLE_VIDEO, 14))
+    fps = camera_fps(capacity)
+    print(
+        f"  the camera runs at {fps:g} fps: half the {capacity:.1f} frames/s measured",
+        flush=True,
+    )
     camera = CameraConfig(
         id=CAMERA_ID,
         name="Entrance (sample RTSP camera)",
         role="entrance",
         source=services.camera_url,
-        target_fps=8,
+        target_fps=fps,
     )
     operator = issue_token(secret, "demo-operator", ["operator"], ttl_s=TOKEN_TTL_S)
     privacy = issue_token(secret, "demo-privacy-officer", ["privacy_officer"], ttl_s=TOKEN_TTL_S)
