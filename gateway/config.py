@@ -15,6 +15,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 
 from trinetra.inference import TritonSettings
+from trinetra.retry import BackoffConfig
 from trinetra.settings import ConfigModel, Settings
 
 MiB = 1024 * 1024
@@ -179,6 +180,64 @@ class HealthSettings(ConfigModel):
     )
 
 
+class PushSettings(ConfigModel):
+    """Push mode (`POST /api/v1/detections/process-frame`, gateway/push/): deduplication,
+    the priority queue in front of Triton, asynchronous jobs and their callbacks."""
+
+    dedup_window_s: float = Field(
+        5.0,
+        gt=0,
+        le=3600,
+        description="A frame_id seen again for the same camera within this is a duplicate "
+        "(the TTL of the NATS KV bucket PUSH_FRAME_IDS; every replica must agree).",
+    )
+    max_concurrent: int = Field(
+        4, ge=1, le=256, description="Pushed frames in Triton at once (sync and async)."
+    )
+    max_queued: int = Field(
+        64,
+        ge=1,
+        le=10_000,
+        description="Frames waiting for a slot; a full queue refuses a new frame (503 "
+        "QUEUE_FULL) unless it outranks the lowest waiting one, which is refused instead.",
+    )
+    default_timeout_ms: int = Field(
+        30_000,
+        ge=100,
+        le=600_000,
+        description="Queue wait plus inference of a sync frame without timeout_ms.",
+    )
+    callback_secret: SecretStr | None = Field(
+        None,
+        min_length=32,
+        description="HMAC-SHA256 key of async callbacks (X-Trinetra-Signature, 32+ "
+        "characters); unset: requests with a callback_url are refused.",
+    )
+    callback_allowlist: tuple[str, ...] = Field(
+        ("0.0.0.0/0", "::/0"),
+        description="Networks callback hosts may resolve to; link-local, cloud metadata and "
+        "0.0.0.0/8 are refused whatever it says (trinetra.config.network webhook rules).",
+    )
+    callback_max_attempts: int = Field(
+        6, ge=1, le=20, description="Callback attempts before the job's callback is dead-lettered."
+    )
+    callback_timeout_s: float = Field(5.0, gt=0, le=30, description="One callback attempt.")
+    callback_backoff: BackoffConfig = Field(
+        default=BackoffConfig(initial_s=0.5, max_s=30.0),
+        description="Waits between callback attempts (exponential, full jitter).",
+    )
+    job_ttl_s: float = Field(
+        3600.0, ge=60, description="How long a job's status and result are kept (KV TTL)."
+    )
+    job_ack_wait_s: float = Field(
+        30.0,
+        gt=0,
+        description="A job its worker neither finished nor reported in progress for this "
+        "long (a killed gateway) is handed to another worker.",
+    )
+    worker: bool = Field(True, description="Run the async job worker in this gateway.")
+
+
 class GatewaySettings(Settings):
     """The gateway process's settings (module docs)."""
 
@@ -231,6 +290,7 @@ class GatewaySettings(Settings):
         default_factory=RetentionSettings, description="Data retention."
     )
     limits: LimitSettings = Field(default_factory=LimitSettings, description="Request limits.")
+    push: PushSettings = Field(default_factory=PushSettings, description="Push mode (frames).")
     health: HealthSettings = Field(
         default_factory=HealthSettings, description="What /health reports, how often."
     )

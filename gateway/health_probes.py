@@ -158,6 +158,22 @@ class TritonProbe(Probe):
         problems = await asyncio.gather(
             *(self._problem(endpoint.client, model) for endpoint in vision.pool.endpoints)
         )
+        # Ready yet degraded: a recent call timed out or failed there (a slow GPU still
+        # answers "ready"); the pool keeps it out for its cool-down (inference.endpoints).
+        degraded = {
+            s["url"]: s["retry_in_s"] or 0.0
+            for s in vision.endpoint_status()
+            if s["state"] == "degraded"
+        }
+        problems = [
+            problem
+            or (
+                f"degraded: calls failed, retried in {degraded[endpoint.url]:.0f} s"
+                if endpoint.url in degraded
+                else None
+            )
+            for endpoint, problem in zip(vision.pool.endpoints, problems, strict=True)
+        ]
         endpoints = {
             endpoint.url: problem or "ready"
             for endpoint, problem in zip(vision.pool.endpoints, problems, strict=True)

@@ -155,7 +155,29 @@ class GatewayMetrics:
         )
         self.frames_processed = Counter(
             "trinetra_gateway_frames_processed",
-            "process-frame requests by outcome.",
+            "process-frame requests by outcome (success, duplicate, accepted, or the "
+            "error code in lower case).",
+            ["outcome"],
+            registry=r,
+        )
+        # push mode (gateway/push/)
+        self.push_queue_seconds = Histogram(
+            "trinetra_gateway_push_queue_seconds",
+            "Time a pushed frame waited for a Triton slot, by priority.",
+            ["priority"],
+            buckets=(0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+            registry=r,
+        )
+        self.push_jobs = Counter(
+            "trinetra_gateway_push_jobs",
+            "Async push jobs finished by this gateway's worker, by outcome (completed, failed).",
+            ["outcome"],
+            registry=r,
+        )
+        self.push_callbacks = Counter(
+            "trinetra_gateway_push_callbacks",
+            "Async job callbacks by outcome (delivered, dead_letter) and attempts by "
+            "result (attempt_2xx, attempt_5xx, attempt_error, attempt_refused, ...).",
             ["outcome"],
             registry=r,
         )

@@ -29,6 +29,7 @@ from gateway.feeds.hub import LiveHub
 from gateway.health_probes import HealthMonitor
 from gateway.ingest.service import IngestService
 from gateway.metrics import GatewayMetrics
+from gateway.push.mode import PushMode
 from trinetra.events.connection import NatsConnection
 from trinetra.identity.client import IdentityServiceClient
 from trinetra.inference import VisionClient
@@ -68,6 +69,8 @@ class Gateway:
         # Registered cameras into NATS KV, where store nodes watch them (gateway/feeds/).
         self.camera_registry = CameraRegistryPublisher(self.nats, self.db, self.schema_ready)
         self.vision: VisionClient | None = None
+        # process-frame: dedup, the priority queue, async jobs and their worker (push/).
+        self.push = PushMode(s, self.metrics, self.nats, lambda: self.vision)
         # The rest of the system's health, probed in the background (/health, systemHealth).
         self.health = HealthMonitor(s, self.metrics, self.nats, self.identity, lambda: self.vision)
         # Set by the server that runs the app (gateway/serve.py): aborts a client's TCP
@@ -83,6 +86,7 @@ class Gateway:
         await self.nats.start()
         await self.hub.start()
         self.vision = VisionClient(self.settings.triton)
+        self.push.start()
         self.camera_registry.start()
         self.health.start()
         self._bring_up = asyncio.create_task(self._bring_up_database(), name="database-up")
@@ -139,6 +143,7 @@ class Gateway:
             await self.ingest.stop()
         if self.maintenance is not None:
             await self.maintenance.stop()
+        await self.push.stop()
         await self.camera_registry.stop()
         await self.health.stop()
         await self.hub.close()

@@ -20,6 +20,7 @@ re-reported every `status_every_s`, so the gateway can tell a camera no node run
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import Mapping
@@ -344,9 +345,7 @@ class StoreNode:
         track_events = camera.journal.record(update, context)
         uids.update(camera.journal.uids())  # and the tracks this frame started
         if self.settings.publish_detections:
-            tracked = FrameAnalysis(
-                result.width, result.height, update.detections, result.faces, result.model_versions
-            )
+            tracked = dataclasses.replace(result, persons=update.detections)
             self.publisher.publish(
                 DetectionsEvent.from_analysis(
                     tracked,
@@ -472,6 +471,8 @@ class StoreNode:
             "nats": nats,
             "events_pending": self.publisher.pending,
             "inference_load": round(self.batcher.load, 3),
+            # healthy, down or degraded (in its cool-down), per Triton endpoint
+            "triton_endpoints": self.client.endpoint_status(),
             "cameras": {
                 cid: {
                     "state": c.worker.state.value,

@@ -41,7 +41,6 @@ if __package__ in (None, ""):  # run as a script: make `analytics` and `trinetra
 
 from analytics.alerts.component import Alerting
 from analytics.alerts.settings import AlertingSettings
-from analytics.alerts.signature import SIGNATURE_HEADER, verify_signature
 from devservices.nats import NatsServer
 from trinetra.config.alerts import REVEAL_SECRETS
 from trinetra.config.analytics import StoreAnalyticsConfig
@@ -55,6 +54,7 @@ from trinetra.events.schema import (
     decode,
 )
 from trinetra.events.streams import ALL_STREAMS, ANALYTICS_STREAMS
+from trinetra.webhooks.signature import SIGNATURE_HEADER, verify_signature
 
 STORE = "bench-store"
 SECRET = "bench-secret-0123456789"

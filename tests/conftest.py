@@ -24,6 +24,7 @@ the markers that say what a test needs, decided by its path.
 | tests/orchestrator/frames/**                           | unit               |
 | tests/orchestrator/tracking/**                         | unit               |
 | tests/orchestrator/pipeline/test_track_journal.py      | unit               |
+| tests/gateway/push/test_queue.py                       | unit               |
 | tests/orchestrator/cameras/test_buffer_backoff.py      | unit               |
 | tests/orchestrator/cameras/test_decode_errors.py       | unit               |
 | tests/orchestrator/cameras/test_file_source.py         | unit               |
@@ -81,6 +82,7 @@ PATH_MARKERS: Final[tuple[tuple[str, frozenset[str]], ...]] = (
     ("tests/orchestrator/frames/*", frozenset({"unit"})),
     ("tests/orchestrator/tracking/*", frozenset({"unit"})),
     ("tests/orchestrator/pipeline/test_track_journal.py", frozenset({"unit"})),
+    ("tests/gateway/push/test_queue.py", frozenset({"unit"})),
     ("tests/orchestrator/cameras/test_buffer_backoff.py", frozenset({"unit"})),
     ("tests/orchestrator/cameras/test_decode_errors.py", frozenset({"unit"})),
     ("tests/orchestrator/cameras/test_file_source.py", frozenset({"unit"})),

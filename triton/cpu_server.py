@@ -3,6 +3,7 @@ nvidia-pytriton) in its own virtualenv, python backend only, on loopback.
 
     python triton/cpu_server.py [--grpc-port 8001] [--http-port 8000] [--metrics-port 8002]
                                 [--model-config-name openvino|cpu]
+                                [--model-repository DIR] [--ensemble-repository DIR]
 
 The profile (Triton's --model-config-name: each model's configs/NAME.pbtxt) is
 `openvino` (OpenVINO in the python-based openvino_cpu backend) unless the flag or
@@ -13,8 +14,11 @@ that one is refused before the server starts: Triton would silently fall back to
 config.pbtxt, the GPU profile.
 
 Prints `READY grpc=HOST:PORT http=HOST:PORT metrics=HOST:PORT` once every model is
-loaded, then serves until SIGINT/SIGTERM, which it forwards for a clean shutdown. If a
-model cannot load it prints which one and why, and exits with status 2. Standard library
+loaded and has run the warm-up its config declares (`model_warmup`: Triton marks a model
+READY only after it, and with --strict-readiness the server ready only when every model
+is), then serves until SIGINT/SIGTERM, which it forwards for a clean shutdown. If a
+model cannot load (a failed warm-up included) it prints which one and why, and exits
+with status 2. Standard library
 only: it runs under any Python, and the server runs under .venv-triton's.
 """
 
@@ -149,13 +153,19 @@ def main(argv: list[str] | None = None) -> int:
         "--model-repository",
         type=Path,
         default=MODEL_REPOSITORY,
-        help="the ML models' repository (ensembles/repository is always added)",
+        help="the ML models' repository",
+    )
+    parser.add_argument(
+        "--ensemble-repository",
+        type=Path,
+        default=ENSEMBLE_REPOSITORY,
+        help="the python-backend models' repository (vision_pipeline, ...), served as well",
     )
     parser.add_argument("--workdir", type=Path, default=ROOT / ".cache" / "triton")
     parser.add_argument("--ready-timeout", type=float, default=120.0)
     args = parser.parse_args(argv)
 
-    repositories = [args.model_repository.resolve(), ENSEMBLE_REPOSITORY]
+    repositories = [args.model_repository.resolve(), args.ensemble_repository.resolve()]
     models = args.model or model_names(repositories)
     unprofiled = models_without_profile(repositories[0], models, args.profile)
     if unprofiled:
@@ -193,6 +203,8 @@ def main(argv: list[str] | None = None) -> int:
         f"--metrics-port={args.metrics_port}",
         "--allow-gpu-metrics=false",
         "--pinned-memory-pool-byte-size=0",
+        # Ready only when every model is, warm-up included (the store node's probe).
+        "--strict-readiness=true",
         "--exit-on-error=true",
         "--exit-timeout-secs=10",
         "--log-verbose=0",

@@ -10,8 +10,7 @@
 | `describe`     | the sentence each alert carries                                       |
 | `runner`       | the engine on JetStream: consumers, checkpoints, publishing           |
 | `webhooks`     | one queue per endpoint: signed POSTs, retries, dead letters           |
-| `delivery`     | one HTTP attempt: resolve, check (SSRF), connect to the checked address |
-| `signature`    | the X-Trinetra-Signature scheme and `verify_signature` for receivers  |
+| `delivery`     | one HTTP attempt, through trinetra/webhooks/ (SSRF checks, signature) |
 | `deadletter`   | the ALERTS_DEADLETTER stream and its records                          |
 | `component`    | `Alerting` / `run_alerting`: all of it for one store, configured live |
 

@@ -15,11 +15,11 @@ as many messages as it has free slots (the consumer's max_ack_pending is a loose
 backstop). With more than one in flight, alerts may arrive out of order; each carries
 its `occurred_at`, and a resolve names the alert it closes (`raised_event_id`).
 
-Each attempt is signed afresh (signature.py), resolves and checks the host again and
-connects to the checked address (delivery.py: SSRF and DNS rebinding). Between attempts
-the wait is `trinetra.retry.Backoff` (full jitter) from the endpoint's `backoff`, or the
-receiver's Retry-After; meanwhile the message is kept in progress so JetStream does not
-hand it out again.
+Each attempt is signed afresh (trinetra/webhooks/signature.py), resolves and checks the
+host again and connects to the checked address (trinetra/webhooks/delivery.py: SSRF and
+DNS rebinding). Between attempts the wait is `trinetra.retry.Backoff` (full jitter) from
+the endpoint's `backoff`, or the receiver's Retry-After; meanwhile the message is kept in
+progress so JetStream does not hand it out again.
 
 The body is the alert event exactly as on the bus, except that a VIP alert's customer
 id is removed unless the endpoint has `include_customer_ids` (the receiver is outside

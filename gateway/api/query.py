@@ -17,6 +17,7 @@ from gateway.api.context import Info
 from gateway.api.errors import BAD_USER_INPUT, FORBIDDEN, api_error
 from gateway.api.health_query import HealthQuery
 from gateway.api.pagination import Page, check_range, fetch_page
+from gateway.api.push_query import PushQuery
 from gateway.api.types import Alert, Camera, Detection, IdentityEvent, OccupancyPoint, Track
 from gateway.auth import Scope
 from gateway.db import reads, writes
@@ -45,7 +46,7 @@ def _store(info: Info, store_id: str | None) -> str:
 
 
 @strawberry.type
-class Query(AnalyticsQuery, AuditQuery, HealthQuery):
+class Query(AnalyticsQuery, AuditQuery, HealthQuery, PushQuery):
     @decorators.field(description="Cameras of a store with their live status.")
     async def cameras(self, info: Info, store_id: StoreArg = None) -> list[Camera]:
         info.context.require(*READ)

@@ -18,6 +18,7 @@ from gateway.api import decorators
 from gateway.api.analytics_subscription import AnalyticsSubscription
 from gateway.api.context import Info
 from gateway.api.errors import BAD_USER_INPUT, api_error
+from gateway.api.push_query import PushSubscription
 from gateway.api.types import Alert, CameraStatusUpdate, TrackEvent
 from gateway.auth import Scope
 from gateway.feeds.hub import SlowConsumerError, Topic
@@ -71,7 +72,7 @@ def is_alert(event: Event) -> bool:
 
 
 @strawberry.type
-class Subscription(AnalyticsSubscription):
+class Subscription(AnalyticsSubscription, PushSubscription):
     @decorators.subscription(
         description="Live track events, optionally only some cameras, kinds, or updates "
         "at or above a detector score (ended events carry no score and always pass)."

@@ -1,85 +1,77 @@
-"""POST /api/v1/detections/process-frame: one uploaded frame through `vision_pipeline`.
+"""POST /api/v1/detections/process-frame and GET /api/v1/detections/jobs/{job_id}: push
+mode (gateway/push/; the request's fields in gateway/push/models.py).
 
-As in the detection-provider design, in either encoding:
+A frame, as JSON (base64 `frame_data`) or multipart (`frame` file), in order:
 
-- multipart/form-data: a `frame` file (JPEG/PNG) and the fields `camera_id`, and
-  optionally `frame_id`, `timestamp`, `model_type`, `min_confidence`, `max_faces`,
-  `return_embeddings`;
-- application/json: `camera_id`, `frame_data` (base64), optional `frame_id`,
-  `timestamp`, and `detection_options.{model_type, parameters.{min_confidence,
-  max_faces, return_embeddings}}` (other fields of the design are accepted and ignored).
+1. the token: operator or privacy_officer, granting the gateway's store;
+2. the request: every field validated (400 naming it), the frame within the upload limit
+   (413); `return_embeddings` needs privacy_officer (403); async requests may carry a
+   `callback_url` (http(s), no credentials, not into link-local, metadata or 0.0.0.0/8
+   ranges: 400 `INVALID_CALLBACK_URL`) but neither embeddings nor snapshots (biometric
+   data is never kept past the request);
+3. the camera: registered in the gateway's store (404 `NOT_FOUND` otherwise);
+4. deduplication (with a `frame_id`): a frame already received for the camera within the
+   window answers 200 `duplicate` naming the first request's `result_id`;
+5. sync: the frame through the priority queue into Triton; 200 with the result, or the
+   error (422 `INVALID_FRAME`, 503 `QUEUE_FULL` / `MODEL_UNAVAILABLE`, 504
+   `MODEL_TIMEOUT` past `timeout_ms`); async: 202 `accepted` with the job id, the jobs
+   ahead of it and its status URL.
 
-Answers person and face boxes (pixels and normalized), scores, face landmarks and the
-person each face belongs to. Embeddings only with `return_embeddings` and the
-privacy_officer scope (asking without it is a 403); the frame is never stored. Needs
-operator or privacy_officer, and a token granting the gateway's store. Bodies over the
-upload limit are refused with 413 by gateway/limits.py before they are read.
+A refused request leaves nothing behind: its dedup claim is deleted and no job exists.
+The frame is never stored (an async frame only while its job is queued), face crops are
+in the response only and never logged.
+
+GET jobs/{id} (same scopes) answers the job's record: `status` queued, processing,
+completed (with `result`) or failed (with `error`), and its callback's state; 404 for an
+unknown, expired or other store's job.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import time
-from datetime import UTC, datetime
-from typing import Any, Literal
+import logging
+import uuid
+from typing import Any
 
+import nats.errors
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.datastructures import UploadFile
 
 from gateway.auth import AuthError, Principal, Scope
 from gateway.db import reads
+from gateway.push.callbacks import callback_policy
+from gateway.push.dedup import Claim
+from gateway.push.jobs import DedupClaim, JobTicket, new_job_id
+from gateway.push.models import Accepted, Duplicate, FrameRequest, FrameResult, from_fields
+from gateway.push.service import PushError
 from gateway.runtime import Gateway
-from trinetra.inference import (
-    InferenceTimeoutError,
-    InferenceUnavailableError,
-    InvalidInputError,
-)
-from trinetra.inference.detections import FrameAnalysis
+from trinetra.config.alerts import check_webhook_url
+
+__all__ = ["router"]
+
+log = logging.getLogger(__name__)
 
 router = APIRouter()
 
-ModelType = Literal["person-detection", "face-detection", "face-recognition"]
+JOBS_PATH = "/api/v1/detections/jobs"
 
 
-class _Lenient(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-
-class Parameters(_Lenient):
-    min_confidence: float = Field(0.0, ge=0.0, le=1.0)
-    max_faces: int | None = Field(None, ge=0, le=1000)
-    return_embeddings: bool = False
-
-
-class DetectionOptions(_Lenient):
-    model_type: ModelType = "face-recognition"
-    parameters: Parameters = Field(default_factory=Parameters)
-
-
-class FrameRequest(_Lenient):
-    camera_id: str = Field(min_length=1, max_length=128)
-    frame_id: str | None = Field(None, max_length=128)
-    timestamp: datetime | None = None
-    frame_data: str | None = None
-    detection_options: DetectionOptions = Field(default_factory=DetectionOptions)
-
-
-class ProcessFrameError(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
-
-
-def _error(status: int, code: str, message: str) -> JSONResponse:
-    headers = {"WWW-Authenticate": 'Bearer error="invalid_token"'} if status == 401 else None
+def _error(exc: PushError) -> JSONResponse:
+    headers = dict(exc.headers or {})
+    if exc.status == 401:
+        headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
     return JSONResponse(
-        {"status": "error", "error": {"code": code, "message": message}},
-        status_code=status,
-        headers=headers,
+        {"status": "error", "error": {"code": exc.code, "message": exc.message}},
+        status_code=exc.status,
+        headers=headers or None,
     )
+
+
+def _answer(model: BaseModel, status: int = 200) -> JSONResponse:
+    return JSONResponse(model.model_dump(mode="json", by_alias=True), status_code=status)
 
 
 def _authorize(gateway: Gateway, request: Request) -> Principal:
@@ -91,199 +83,218 @@ def _authorize(gateway: Gateway, request: Request) -> Principal:
     except AuthError as exc:
         gateway.metrics.auth_failures.labels(exc.reason).inc()
         code = "FORBIDDEN" if exc.status == 403 else "UNAUTHENTICATED"
-        raise ProcessFrameError(exc.status, code, exc.message) from None
+        raise PushError(exc.status, code, exc.message) from None
     return principal
+
+
+def _bad_request(exc: ValidationError) -> PushError:
+    details = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+    return PushError(400, "BAD_REQUEST", f"invalid request: {details}")
 
 
 async def _parse(request: Request, max_bytes: int) -> tuple[FrameRequest, bytes]:
     content_type = request.headers.get("content-type", "")
     try:
         if content_type.startswith("multipart/form-data"):
-            form = await request.form(max_files=1, max_fields=20)
+            form = await request.form(max_files=1, max_fields=32)
             upload = form.get("frame")
             if not isinstance(upload, UploadFile):
-                raise ProcessFrameError(
-                    400, "BAD_REQUEST", "multipart field 'frame' (a file) is missing"
-                )
+                raise PushError(400, "BAD_REQUEST", "multipart field 'frame' (a file) is missing")
             frame = await upload.read(max_bytes + 1)
             fields = {k: v for k, v in form.items() if isinstance(v, str)}
-            parameters = {
-                k: fields[k]
-                for k in ("min_confidence", "max_faces", "return_embeddings")
-                if k in fields
-            }
-            options: dict[str, Any] = {"parameters": parameters}
-            if "model_type" in fields:
-                options["model_type"] = fields["model_type"]
-            parsed = FrameRequest.model_validate(
-                {
-                    "camera_id": fields.get("camera_id"),
-                    "frame_id": fields.get("frame_id"),
-                    "timestamp": fields.get("timestamp"),
-                    "detection_options": options,
-                }
-            )
+            parsed = FrameRequest.model_validate(from_fields(fields))
         elif content_type.startswith("application/json"):
             parsed = FrameRequest.model_validate_json(await request.body())
             if not parsed.frame_data:
-                raise ProcessFrameError(
-                    400, "BAD_REQUEST", "frame_data (base64 JPEG/PNG) is missing"
-                )
+                raise PushError(400, "BAD_REQUEST", "frame_data (base64 JPEG/PNG) is missing")
             try:
                 frame = base64.b64decode(parsed.frame_data, validate=True)
             except binascii.Error:
-                raise ProcessFrameError(
-                    400, "BAD_REQUEST", "frame_data is not valid base64"
-                ) from None
+                raise PushError(400, "BAD_REQUEST", "frame_data is not valid base64") from None
+            parsed = parsed.model_copy(update={"frame_data": None})
         else:
-            raise ProcessFrameError(
+            raise PushError(
                 415, "UNSUPPORTED_MEDIA_TYPE", "send multipart/form-data or application/json"
             )
     except ValidationError as exc:
-        details = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
-        )
-        raise ProcessFrameError(400, "BAD_REQUEST", f"invalid request: {details}") from None
+        raise _bad_request(exc) from None
     if len(frame) > max_bytes:
-        raise ProcessFrameError(413, "PAYLOAD_TOO_LARGE", f"frame larger than {max_bytes} bytes")
+        raise PushError(413, "PAYLOAD_TOO_LARGE", f"frame larger than {max_bytes} bytes")
     if not frame:
-        raise ProcessFrameError(400, "BAD_REQUEST", "the frame is empty")
+        raise PushError(400, "BAD_REQUEST", "the frame is empty")
     return parsed, frame
 
 
-def _box(xyxy: list[float], width: int, height: int) -> dict[str, Any]:
-    x1, y1, x2, y2 = xyxy
-    return {
-        "x": round(x1, 1),
-        "y": round(y1, 1),
-        "width": round(x2 - x1, 1),
-        "height": round(y2 - y1, 1),
-        "normalized": {
-            "x": round(x1 / width, 5),
-            "y": round(y1 / height, 5),
-            "width": round((x2 - x1) / width, 5),
-            "height": round((y2 - y1) / height, 5),
-        },
-    }
+def _check_options(gateway: Gateway, principal: Principal, parsed: FrameRequest) -> str | None:
+    """Refuse option combinations the request may not make; returns the callback URL."""
+    parameters, processing = parsed.parameters, parsed.processing
+    if parameters.match_faces:
+        raise PushError(
+            400,
+            "BAD_REQUEST",
+            "match_faces is not supported yet: the identity service cannot search its "
+            "gallery by a face's embedding",
+        )
+    if parameters.return_embeddings and not principal.has(Scope.PRIVACY_OFFICER):
+        raise PushError(403, "FORBIDDEN", "return_embeddings requires scope privacy_officer")
+    url = parsed.client_context.callback_url
+    if not processing.run_async:
+        if url is not None:
+            raise PushError(
+                400, "INVALID_CALLBACK_URL", "client_context.callback_url needs async: true"
+            )
+        return None
+    if parameters.return_embeddings or parameters.return_snapshots:
+        raise PushError(
+            400,
+            "BAD_REQUEST",
+            "return_embeddings and return_snapshots are for synchronous requests only: "
+            "an async job's result is kept, biometric data is not",
+        )
+    if url is None:
+        return None
+    if gateway.settings.push.callback_secret is None:
+        raise PushError(
+            400,
+            "INVALID_CALLBACK_URL",
+            "this gateway sends no callbacks (TRINETRA_PUSH__CALLBACK_SECRET is not set); "
+            "poll the job instead",
+        )
+    try:
+        return check_webhook_url(url, callback_policy(gateway.settings.push))
+    except ValueError as exc:
+        message = str(exc).replace("webhook", "callback")
+        raise PushError(
+            400, "INVALID_CALLBACK_URL", f"client_context.callback_url: {message}"
+        ) from None
 
 
-def detections_of(
-    analysis: FrameAnalysis, options: DetectionOptions, *, embeddings: bool
-) -> list[dict[str, Any]]:
-    """The response's detections: persons, then faces, filtered by the options."""
-    w, h = analysis.width, analysis.height
-    minimum = options.parameters.min_confidence
-    out: list[dict[str, Any]] = []
-    if options.model_type != "face-detection":
-        persons = analysis.persons
-        for i, (xyxy, score) in enumerate(
-            zip(persons.xyxy.tolist(), persons.confidence.tolist(), strict=True)
-        ):
-            if score >= minimum:
-                out.append(
-                    {
-                        "detection_id": f"person-{i}",
-                        "detection_type": "person",
-                        "bounding_box": _box(xyxy, w, h),
-                        "confidence": round(float(score), 4),
-                    }
-                )
-    if options.model_type != "person-detection":
-        faces = analysis.faces
-        order = sorted(range(len(faces)), key=lambda i: -float(faces.confidence[i]))
-        kept = [i for i in order if float(faces.confidence[i]) >= minimum]
-        if options.parameters.max_faces is not None:
-            kept = kept[: options.parameters.max_faces]
-        for i in sorted(kept):
-            person = int(faces.person_index[i])
-            face: dict[str, Any] = {
-                "detection_id": f"face-{i}",
-                "detection_type": "face",
-                "bounding_box": _box(faces.xyxy[i].tolist(), w, h),
-                "confidence": round(float(faces.confidence[i]), 4),
-                "person_detection_id": f"person-{person}" if person >= 0 else None,
-                "landmarks": [[round(x, 1), round(y, 1)] for x, y in faces.landmarks[i].tolist()],
-                "embedding": faces.embeddings[i].tolist() if embeddings else None,
-            }
-            out.append(face)
-    return out
+async def _camera_name(gateway: Gateway, camera_id: str) -> str | None:
+    """The registered camera's name; PushError when it is not registered (or the
+    database cannot say)."""
+    store = gateway.settings.store_id
+    if not gateway.schema_ready.is_set():
+        raise PushError(503, "UNAVAILABLE", "the database is not ready yet")
+    try:
+        async with gateway.db.connection() as conn:
+            row = await reads.camera(conn, store, camera_id)
+    except Exception as exc:
+        log.warning("camera lookup failed", extra={"error": repr(exc)})
+        raise PushError(503, "UNAVAILABLE", "the database is unavailable") from None
+    if row is None:
+        raise PushError(
+            404, "NOT_FOUND", f"camera {camera_id!r} is not registered in store {store}"
+        )
+    name = (row["config"] or {}).get("name")
+    return name if isinstance(name, str) else None
 
 
 @router.post("/api/v1/detections/process-frame")
 async def process_frame(request: Request) -> JSONResponse:
     gateway: Gateway = request.app.state.gateway
-    started = datetime.now(UTC)
-    clock = time.perf_counter()
     try:
-        principal = _authorize(gateway, request)
-        parsed, frame = await _parse(request, gateway.settings.limits.max_upload_bytes)
-        options = parsed.detection_options
-        want_embeddings = options.parameters.return_embeddings
-        if want_embeddings and not principal.has(Scope.PRIVACY_OFFICER):
-            raise ProcessFrameError(
-                403, "FORBIDDEN", "return_embeddings requires scope privacy_officer"
-            )
-        if gateway.vision is None:
-            raise ProcessFrameError(503, "MODEL_UNAVAILABLE", "inference client not started")
-        inferred = time.perf_counter()
-        try:
-            analysis = await gateway.vision.analyze(frame)
-        except InvalidInputError as exc:
-            raise ProcessFrameError(422, "INVALID_FRAME", f"the frame was refused: {exc}") from None
-        except InferenceTimeoutError as exc:
-            raise ProcessFrameError(504, "MODEL_TIMEOUT", str(exc)) from None
-        except InferenceUnavailableError as exc:
-            raise ProcessFrameError(503, "MODEL_UNAVAILABLE", str(exc)) from None
-        detection_ms = (time.perf_counter() - inferred) * 1000
-    except ProcessFrameError as exc:
+        answer, status = await _process_frame(gateway, request)
+    except PushError as exc:
         gateway.metrics.frames_processed.labels(exc.code.lower()).inc()
-        return _error(exc.status, exc.code, exc.message)
-    detections = detections_of(analysis, options, embeddings=want_embeddings)
+        return _error(exc)
+    gateway.metrics.frames_processed.labels(answer.status).inc()
+    return _answer(answer, status)
+
+
+async def _process_frame(
+    gateway: Gateway, request: Request
+) -> tuple[FrameResult | Duplicate | Accepted, int]:
+    push = gateway.push
+    principal = _authorize(gateway, request)
+    parsed, frame = await _parse(request, gateway.settings.limits.max_upload_bytes)
+    callback_url = _check_options(gateway, principal, parsed)
+    run_async = parsed.processing.run_async
+    if run_async and len(frame) > (limit := push.jobs.max_frame_bytes()):
+        raise PushError(
+            413,
+            "PAYLOAD_TOO_LARGE",
+            f"an async frame is at most {limit} bytes (one JetStream message); "
+            "send it synchronously or smaller",
+        )
     camera_name = await _camera_name(gateway, parsed.camera_id)
-    scores = [d["confidence"] for d in detections]
-    persons = sum(1 for d in detections if d["detection_type"] == "person")
-    gateway.metrics.frames_processed.labels("success").inc()
-    return JSONResponse(
-        {
-            "status": "success",
-            "message": "Frame processed successfully" if detections else "No detections in frame",
-            "processing_info": {
-                "frame_id": parsed.frame_id,
-                "camera_id": parsed.camera_id,
-                "camera_name": camera_name,
-                "timestamp": parsed.timestamp.isoformat() if parsed.timestamp else None,
-                "processing_started_at": started.isoformat(),
-                "processing_completed_at": datetime.now(UTC).isoformat(),
-                "processing_time_ms": round((time.perf_counter() - clock) * 1000, 1),
-                "detection_time_ms": round(detection_ms, 1),
-            },
-            "frame": {"width": analysis.width, "height": analysis.height},
-            "detections": detections,
-            "summary": {
-                "total_detections": len(detections),
-                "persons": persons,
-                "faces": len(detections) - persons,
-                "avg_confidence": round(sum(scores) / len(scores), 4) if scores else None,
-            },
-            "model_info": {
-                "pipeline": gateway.settings.triton.pipeline_model,
-                "model_versions": analysis.model_versions,
-                "embedding_size": int(analysis.faces.embeddings.shape[1]),
-            },
-        }
-    )
-
-
-async def _camera_name(gateway: Gateway, camera_id: str) -> str | None:
-    """The registered camera's name, if the database can say (best effort)."""
-    if not gateway.schema_ready.is_set():
-        return None
+    store = gateway.settings.store_id
+    result_id = new_job_id() if run_async else f"res_{uuid.uuid4().hex}"
+    claim: Claim | None = None
+    if parsed.frame_id is not None:
+        try:
+            claimed = await push.dedup.claim(store, parsed.camera_id, parsed.frame_id, result_id)
+        except (nats.errors.Error, TimeoutError) as exc:
+            raise PushError(503, "UNAVAILABLE", f"deduplication unavailable: {exc!r}") from None
+        if isinstance(claimed, str):
+            return Duplicate(
+                result_id=claimed, frame_id=parsed.frame_id, camera_id=parsed.camera_id
+            ), 200
+        claim = claimed
     try:
-        async with gateway.db.connection() as conn:
-            row = await reads.camera(conn, gateway.settings.store_id, camera_id)
-    except Exception:
-        return None
-    if row is None or row["config"] is None:
-        return None
-    name = row["config"].get("name")
-    return name if isinstance(name, str) else None
+        if run_async:
+            return await _enqueue(
+                gateway, parsed, frame, result_id, camera_name, callback_url, claim
+            )
+        timeout_ms = parsed.processing.timeout_ms or push.settings.default_timeout_ms
+        result = await push.processor.process(
+            parsed,
+            frame,
+            result_id=result_id,
+            camera_name=camera_name,
+            embeddings=parsed.parameters.return_embeddings,
+            timeout_s=timeout_ms / 1000,
+        )
+        return result, 200
+    except BaseException:
+        if claim is not None:
+            await push.dedup.release(claim)
+        raise
+
+
+async def _enqueue(
+    gateway: Gateway,
+    parsed: FrameRequest,
+    frame: bytes,
+    job_id: str,
+    camera_name: str | None,
+    callback_url: str | None,
+    claim: Claim | None,
+) -> tuple[Accepted, int]:
+    ticket = JobTicket(
+        job_id=job_id,
+        store_id=gateway.settings.store_id,
+        request=parsed,
+        camera_name=camera_name,
+        callback_url=callback_url,
+        claim=None if claim is None else DedupClaim(key=claim.key, revision=claim.revision),
+    )
+    try:
+        _, ahead = await gateway.push.jobs.submit(ticket, frame)
+    except (nats.errors.Error, TimeoutError) as exc:
+        raise PushError(503, "UNAVAILABLE", f"the job queue is unavailable: {exc!r}") from None
+    accepted = Accepted(
+        job_id=job_id,
+        result_id=job_id,
+        frame_id=parsed.frame_id,
+        queue_position=ahead,
+        callback_url=callback_url,
+        status_url=f"{JOBS_PATH}/{job_id}",
+    )
+    return accepted, 202
+
+
+@router.get(JOBS_PATH + "/{job_id}")
+async def job_status(request: Request, job_id: str) -> JSONResponse:
+    gateway: Gateway = request.app.state.gateway
+    try:
+        _authorize(gateway, request)
+        try:
+            record = await gateway.push.jobs.get(gateway.settings.store_id, job_id)
+        except (nats.errors.Error, TimeoutError) as exc:
+            raise PushError(503, "UNAVAILABLE", f"the job store is unavailable: {exc!r}") from None
+        if record is None:
+            raise PushError(404, "NOT_FOUND", f"no job {job_id!r} (unknown or expired)")
+    except PushError as exc:
+        return _error(exc)
+    body: dict[str, Any] = record.model_dump(mode="json")
+    return JSONResponse(body)

@@ -98,7 +98,7 @@ def test_the_compose_prometheus_config_is_valid_with_the_rules(tmp_path: Path) -
     done = run(tool("promtool"), "check", "config", path)
     assert done.returncode == 0, done.stdout + done.stderr
     jobs = {job["job_name"] for job in config["scrape_configs"]}
-    assert jobs == {"store-node", "gateway", "triton", "analytics"}
+    assert jobs == {"store-node", "gateway", "triton", "analytics", "identity"}
 
 
 def test_the_alertmanager_config_is_valid() -> None:

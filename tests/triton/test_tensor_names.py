@@ -6,6 +6,7 @@ does not use fails to load, naming it."""
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import shutil
 import subprocess
@@ -21,9 +22,8 @@ from devservices.ports import free_port
 from ensembles.ops.pipeline import FrameOutputs
 from ensembles.ops.scrfd import OUTPUT_NAMES
 from tests.support.triton_server import LAUNCHER
+from trinetra.inference.client import PIPELINE_INNER_MODELS as INNER_MODELS
 from trinetra.inference.tensors import PipelineInput, PipelineOutput, contract_differences
-
-INNER_MODELS = ("person_detector", "face_detector", "face_embedder")
 
 
 def _config(path: Path) -> model_config_pb2.ModelConfig:
@@ -62,6 +62,18 @@ def test_the_pipeline_parameters_name_tensors_every_profile_declares(model: str)
             assert outputs == set(OUTPUT_NAMES), path  # what the SCRFD decoder reads
         else:
             assert PARAMETERS[f"{model}_output"] in outputs, path
+
+
+def test_the_client_names_the_models_the_pipeline_calls() -> None:
+    # model.py imports the python backend's module, absent here: read its MODELS instead.
+    source = (ENSEMBLE_REPOSITORY / "vision_pipeline" / "1" / "model.py").read_text()
+    (models,) = (
+        node.value
+        for node in ast.parse(source).body
+        if isinstance(node, ast.Assign)
+        and [getattr(target, "id", None) for target in node.targets] == ["MODELS"]
+    )
+    assert ast.literal_eval(models) == INNER_MODELS
 
 
 def test_the_pipeline_outputs_are_the_frame_outputs_fields() -> None:

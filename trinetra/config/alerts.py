@@ -31,7 +31,7 @@ is an anomaly. A count already that far *above* the baseline is raised during th
 when an hour closes within the band. Fewer than `min_history_weeks` weeks: no alert.
 
 Webhooks: each endpoint receives the `alert.raised` / `alert.resolved` events that pass
-its filters, HMAC-signed (analytics/alerts/signature.py documents the header and how a
+its filters, HMAC-signed (trinetra/webhooks/signature.py documents the header and how a
 receiver verifies it). The `secret` is write-only: it is masked ("**********") in every
 dump and repr unless the dump is made with `context=REVEAL_SECRETS` (for the one store
 that must keep it, the NATS KV configuration entry); a masked dump cannot be validated

@@ -22,6 +22,16 @@
   WAN cut; a gateway at the store writes it through its own `$JS.API`, and a gateway at
   the hub would write it through `$JS.<store>.API` (the store's domain).
 
+- PUSH_FRAME_IDS: push mode's deduplication (gateway/push/dedup.py). Key:
+  `<store>.<sha256 of camera and frame_id>`; value: the result id of the first request.
+  Claimed with `create`, which is atomic on the server, so of concurrent requests on any
+  number of gateway replicas exactly one wins; the TTL is the deduplication window
+  (default 5 s, TRINETRA_PUSH__DEDUP_WINDOW_S), and a request that fails deletes its
+  claim (only its own revision) so that the frame may be sent again.
+- PUSH_JOBS: asynchronous push jobs' status and result (gateway/push/jobs.py). Key:
+  `<store>.<job id>`; value: a `JobRecord` JSON, rewritten at each status change (the
+  GraphQL subscription watches the key). TTL: TRINETRA_PUSH__JOB_TTL_S (1 h).
+
 `ensure_bucket` is safe on every (re)connect: an identical bucket is a no-op, and one
 that exists with other settings is used as it is (changing it is an operator decision).
 
@@ -58,6 +68,8 @@ __all__ = [
     "ANALYTICS_STATE_BUCKET",
     "CAMERA_REGISTRY_BUCKET",
     "IDENTITY_UPLOADS_BUCKET",
+    "PUSH_FRAME_IDS_BUCKET",
+    "PUSH_JOBS_BUCKET",
     "CameraRegistryEntry",
     "KvBucketSpec",
     "ObjectStoreSpec",
@@ -127,6 +139,25 @@ CAMERA_REGISTRY_BUCKET: Final = KvBucketSpec(
     description="The cameras each store node runs (CameraRegistryEntry JSON per camera).",
     history=5,
     max_value_bytes=256 * KiB,
+)
+
+
+# One small value per pushed frame id; the TTL is replaced by the gateway's setting.
+PUSH_FRAME_IDS_BUCKET: Final = KvBucketSpec(
+    name="PUSH_FRAME_IDS",
+    description="Push mode deduplication: the first result id per camera and frame_id.",
+    history=1,
+    max_value_bytes=256,
+    ttl_s=5.0,
+)
+
+# A job's record holds its result: at most max_faces faces, no embeddings or crops.
+PUSH_JOBS_BUCKET: Final = KvBucketSpec(
+    name="PUSH_JOBS",
+    description="Asynchronous push jobs: status and result (JobRecord JSON) per job.",
+    history=1,
+    max_value_bytes=512 * KiB,
+    ttl_s=3600.0,
 )
 
 

@@ -278,6 +278,12 @@ class DetectionsEvent(_EventBase):
     model_versions: dict[str, str] = Field(
         default_factory=dict, description="Model name -> version that produced this frame."
     )
+    endpoint: str | None = Field(
+        default=None,
+        max_length=253,
+        description="The Triton endpoint (host:port) that analysed the frame: a fallback "
+        "tier's when the primary was degraded or down; None when not known.",
+    )
 
     def _identity(self) -> tuple[object, ...]:
         return (self.frame_seq,)
@@ -325,6 +331,8 @@ class DetectionsEvent(_EventBase):
             persons=people,
             face_count=len(analysis.faces) if include_faces else None,
             model_versions=dict(analysis.model_versions),
+            # Not in FrameAnalysisLike: analyses from before endpoints were named still fit.
+            endpoint=getattr(analysis, "endpoint", None),
         )
 
 

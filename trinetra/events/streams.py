@@ -10,8 +10,12 @@ IDENTITY (`trinetra.*.*.identity`) and ALERTS (`trinetra.*.*.alerts`, per camera
 other family, since every event names its camera) are defined below but are not in
 `DEFAULT_STREAMS`: the identity service publishes them and ensures `IDENTITY_STREAMS`
 itself (`EventPublisher(streams=IDENTITY_STREAMS)`); the analytics service's alert rules
-publish to ALERTS too, with the same spec. `ALL_STREAMS` is every stream, for deployment
+publish to ALERTS too, with the same spec. `ALL_STREAMS` is every event stream, for deployment
 tooling.
+
+PUSH_JOBS and PUSH_DEADLETTER (`trinetra.<store>.push_*`) are the gateway's push mode's
+work queue and its failed callbacks (PUSH_STREAMS, ensured by the gateway; not events, so
+not in ALL_STREAMS, like ALERTS_DEADLETTER).
 
 ANALYTICS (`trinetra.*.*.analytics`, `_store` as the camera token for store-level events)
 is likewise published by one application only, the analytics service, which ensures
@@ -37,6 +41,7 @@ from nats.js import JetStreamContext
 from nats.js.api import (
     DiscardPolicy,
     ExternalStream,
+    RetentionPolicy,
     StorageType,
     StreamConfig,
     StreamInfo,
@@ -104,6 +109,10 @@ class StreamSpec:
     metadata: Mapping[str, str] = field(default_factory=dict)
     # Streams copied into this one (a hub stream's stores); () for a plain stream.
     sources: tuple[StreamSourceSpec, ...] = ()
+    # Event streams keep by limits and drop the oldest; a work queue (PUSH_JOBS) keeps a
+    # message until it is acked and refuses new ones when full.
+    retention: RetentionPolicy = RetentionPolicy.LIMITS
+    discard: DiscardPolicy = DiscardPolicy.OLD
 
     def config(self) -> StreamConfig:
         return StreamConfig(
@@ -113,7 +122,8 @@ class StreamSpec:
             subjects=list(self.subjects) or None,
             sources=[source.config() for source in self.sources] or None,
             storage=StorageType.FILE,
-            discard=DiscardPolicy.OLD,
+            retention=self.retention,
+            discard=self.discard,
             max_age=self.max_age_s,
             max_bytes=self.max_bytes,
             max_msg_size=self.max_msg_size,
@@ -208,6 +218,37 @@ ANALYTICS_STREAM: Final = StreamSpec(
 )
 
 ANALYTICS_STREAMS: Final = (ANALYTICS_STREAM,)
+
+# Push mode's asynchronous jobs (gateway/push/jobs.py), on `trinetra.<store>.push_jobs`
+# (three tokens: no event stream's `trinetra.*.*.<family>` captures them): one message
+# per job, the frame as its data, removed once the gateway's worker acked it (result
+# stored, callback delivered or dead-lettered). Kept at most an hour, the life of a
+# job's status; a full queue refuses new jobs rather than dropping queued ones.
+PUSH_JOBS_FAMILY: Final = "push_jobs"
+PUSH_JOBS_STREAM: Final = StreamSpec(
+    name="PUSH_JOBS",
+    subjects=(f"trinetra.*.{PUSH_JOBS_FAMILY}",),
+    description="Asynchronous push-mode frames waiting for the gateway's worker.",
+    max_age_s=1 * HOUR,
+    max_bytes=2 * GiB,
+    max_msg_size=1 * MiB,
+    retention=RetentionPolicy.WORK_QUEUE,
+    discard=DiscardPolicy.NEW,
+)
+
+# Job callbacks no receiver accepted (`trinetra.<store>.push_deadletter`), for an
+# operator: rare by design, kept a month like ALERTS_DEADLETTER.
+PUSH_DEADLETTER_FAMILY: Final = "push_deadletter"
+PUSH_DEADLETTER_STREAM: Final = StreamSpec(
+    name="PUSH_DEADLETTER",
+    subjects=(f"trinetra.*.{PUSH_DEADLETTER_FAMILY}",),
+    description="Push-mode job callbacks that failed for good, one subject per store.",
+    max_age_s=30 * DAY,
+    max_bytes=256 * MiB,
+    max_msg_size=1 * MiB,
+)
+
+PUSH_STREAMS: Final = (PUSH_JOBS_STREAM, PUSH_DEADLETTER_STREAM)
 ALL_STREAMS: Final = (*DEFAULT_STREAMS, *IDENTITY_STREAMS, *ANALYTICS_STREAMS)
 
 

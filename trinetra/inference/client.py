@@ -2,11 +2,12 @@
 
 Over `tritonclient.grpc.aio`: readiness checks, per-call deadlines, model version pinning,
 retry with exponential backoff and full jitter (trinetra.retry) while the server is away
-(a restart), one server or a health-checked pool with failover and load spreading
-(trinetra.inference.endpoints; the settings choose), and results as
-`trinetra.inference.detections` dataclasses rather than raw tensors. The pipeline's
-tensor names and data types are declared once, in `trinetra.inference.tensors`;
-`verify_pipeline()` checks them against every server.
+(a restart), one server or a health-checked pool with failover, fallback to a lower
+tier and load spreading (trinetra.inference.endpoints; the settings choose), and results
+as `trinetra.inference.detections` dataclasses rather than raw tensors, each saying which
+endpoint and model versions produced it. The pipeline's tensor names and data types are
+declared once, in `trinetra.inference.tensors`; `verify_pipeline()` checks them against
+every server.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import numpy as np
@@ -23,7 +25,7 @@ from tritonclient.utils import InferenceServerException
 
 from ensembles.ops.image import encoded_image_size
 from trinetra.inference.detections import Detections, Faces, FrameAnalysis
-from trinetra.inference.endpoints import Endpoint, EndpointMetrics, EndpointPool
+from trinetra.inference.endpoints import Endpoint, EndpointMetrics, EndpointPool, EndpointStatus
 from trinetra.inference.errors import (
     InferenceError,
     InferenceTimeoutError,
@@ -37,6 +39,9 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 PIPELINE_OUTPUTS = tuple(str(name) for name in PipelineOutput)
+# The models vision_pipeline calls (its MODELS; tests/triton checks that they agree):
+# each result names the version of each that produced it.
+PIPELINE_INNER_MODELS = ("person_detector", "face_detector", "face_embedder")
 # gRPC codes meaning "the server is away or not ready yet": worth retrying.
 RETRYABLE = ("UNAVAILABLE", "UNKNOWN", "CANCELLED", "RESOURCE_EXHAUSTED")
 # Messages of a server that is starting or stopping (models not loaded yet, or gone).
@@ -71,6 +76,16 @@ def classify(error: InferenceServerException) -> InferenceError:
     if "INVALID_ARGUMENT" in status or any(m in message for m in INVALID_INPUT_MARKERS):
         return InvalidInputError(message)
     return InferenceError(message)
+
+
+@dataclass(frozen=True)
+class Served:
+    """One answered request: its outputs, the endpoint that answered and the version of
+    the requested model that ran ("" when the server did not say)."""
+
+    outputs: dict[str, NDArray[Any]]
+    endpoint: Endpoint
+    model_version: str
 
 
 class VisionClient:
@@ -146,6 +161,10 @@ class VisionClient:
             for task in pending:
                 task.cancel()
 
+    def endpoint_status(self) -> list[EndpointStatus]:
+        """Each endpoint's state (healthy, down or degraded), for a health report."""
+        return self.pool.status()
+
     async def wait_ready(self, timeout_s: float = 60.0, model: str | None = None) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
@@ -196,6 +215,18 @@ class VisionClient:
         parameters: dict[str, Any] | None = None,
     ) -> dict[str, NDArray[Any]]:
         """One request to any model; `version` pins it, else the settings' pin or newest."""
+        served = await self._served(model, inputs, outputs, version=version, parameters=parameters)
+        return served.outputs
+
+    async def _served(
+        self,
+        model: str,
+        inputs: dict[str, NDArray[Any]],
+        outputs: list[str],
+        *,
+        version: int | None = None,
+        parameters: dict[str, Any] | None = None,
+    ) -> Served:
         pinned = version if version is not None else self.settings.model_versions.get(model)
         tensors = []
         for name, value in inputs.items():
@@ -204,7 +235,7 @@ class VisionClient:
             tensors.append(tensor)
         requested = [grpcclient.InferRequestedOutput(name) for name in outputs]
 
-        async def call(endpoint: Endpoint) -> dict[str, NDArray[Any]]:
+        async def call(endpoint: Endpoint) -> Served:
             result = await endpoint.client.infer(
                 model,
                 tensors,
@@ -213,7 +244,11 @@ class VisionClient:
                 client_timeout=endpoint.call_timeout_s,
                 parameters=parameters,
             )
-            return {name: result.as_numpy(name) for name in outputs}
+            return Served(
+                {name: result.as_numpy(name) for name in outputs},
+                endpoint,
+                str(result.get_response().model_version),
+            )
 
         return await self._with_retries(call)
 
@@ -231,9 +266,12 @@ class VisionClient:
         pins = {
             f"{model}_version": version for model, version in self.settings.model_versions.items()
         }
-        out = await self.infer(
+        served = await self._served(
             self.settings.pipeline_model, inputs, list(PIPELINE_OUTPUTS), parameters=pins or None
         )
+        if not served.endpoint.versions:  # answered before the endpoint's first check
+            await self.pool.learn_versions(served.endpoint)
+        out = served.outputs
         height, width = _frame_size(frame)
         return FrameAnalysis(
             width=width,
@@ -248,8 +286,26 @@ class VisionClient:
                 person_index=out[PipelineOutput.FACE_PERSON_INDEX][0],
                 embeddings=out[PipelineOutput.FACE_EMBEDDINGS][0],
             ),
-            model_versions={model: str(v) for model, v in self.settings.model_versions.items()},
+            model_versions=self._versions(served),
+            endpoint=served.endpoint.url,
         )
+
+    def _versions(self, served: Served) -> dict[str, str]:
+        """The version of each model that produced a pipeline result: the pipeline's own
+        as the server reported it, each inner model's pin, else the newest version the
+        endpoint had ready at its last health check (what an unpinned call runs); a
+        model the endpoint has not reported yet is left out."""
+        pipeline = self.settings.pipeline_model
+        versions = {pipeline: served.model_version} if served.model_version else {}
+        for model in PIPELINE_INNER_MODELS:
+            pinned = self.settings.model_versions.get(model)
+            known = str(pinned) if pinned is not None else served.endpoint.versions.get(model)
+            if known:
+                versions[model] = known
+        # Pins of models outside the pipeline's own, as before.
+        for model, version in self.settings.model_versions.items():
+            versions.setdefault(model, str(version))
+        return versions
 
 
 def _triton_dtype(value: NDArray[Any]) -> str:

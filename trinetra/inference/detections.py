@@ -100,10 +100,13 @@ class Faces:
 
 @dataclass(frozen=True)
 class FrameAnalysis:
-    """Everything `vision_pipeline` returns for one frame."""
+    """Everything `vision_pipeline` returns for one frame: `model_versions` (model ->
+    version) and `endpoint` (the Triton host:port that answered, a fallback tier's when
+    it stood in) say what produced it."""
 
     width: int
     height: int
     persons: Detections
     faces: Faces
     model_versions: dict[str, str] = field(default_factory=dict)
+    endpoint: str | None = None

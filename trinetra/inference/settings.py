@@ -29,7 +29,10 @@ class TritonEndpoint(ConfigModel):
     call_timeout_s: float | None = Field(
         None,
         gt=0,
-        description="This endpoint's deadline of one call; unset: the section's call_timeout_s.",
+        description=(
+            "This endpoint's deadline of one call; unset: the section's call_timeout_s "
+            "(e.g. 5 s for a GPU server, 10 s for its CPU fallback)."
+        ),
     )
 
 
@@ -75,6 +78,15 @@ class TritonSettings(ConfigModel):
     )
     health_timeout_s: float = Field(
         2.0, gt=0, le=60, description="Deadline of one health check call, seconds."
+    )
+    degraded_cooldown_s: float = Field(
+        30.0,
+        gt=0,
+        le=3600,
+        description=(
+            "How long an endpoint that timed out or failed with a server error is left "
+            "out (degraded) before a passing health check may bring it back, seconds."
+        ),
     )
 
     @field_validator("endpoints", mode="before")

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from analytics.alerts.signature import EVENT_ID_HEADER, SIGNATURE_HEADER, verify_signature
+from trinetra.webhooks.signature import EVENT_ID_HEADER, SIGNATURE_HEADER, verify_signature
 
 SECRET = "receiver-secret-0123456789"
 

@@ -28,6 +28,8 @@ from gateway.api.schema import GatewaySchema
 from gateway.auth import ALGORITHM, AuthError, TokenVerifier
 from gateway.config import LimitSettings
 from gateway.metrics import GatewayMetrics
+from gateway.push.jobs import JobError, JobRecord
+from gateway.push.models import Priority
 from tests.gateway.analytics_helpers import (
     analytics_gateway,
     analytics_publisher,
@@ -140,6 +142,7 @@ OPERATIONS: dict[str, Case] = {
     "journeyFlows": Case(),
     "funnel": Case({"funnelId": "f1"}),
     "systemHealth": Case(),
+    "detectionJob": Case({"id": "job_none"}),  # none: null, in either store
     "acknowledgeAlert": Case({"note": "seen"}, by_id=True),  # its id once ingested
     "enrollCustomer": Case({"customerId": "cust-7", "photo": None, **WHY}),
     "eraseCustomer": Case({"customerId": "cust-7", **WHY}),
@@ -160,6 +163,8 @@ SUBSCRIPTIONS = (
     "queueState",
     "footfallCounters",
 )
+# Subscriptions to one record rather than a live feed (their own test, below).
+RECORD_SUBSCRIPTIONS = ("detectionJob",)
 
 
 def operation_names(root: GraphQLObjectType | None) -> set[str]:
@@ -172,7 +177,7 @@ def test_every_operation_of_the_schema_has_a_case() -> None:
     assert set(OPERATIONS) == operation_names(SCHEMA.query_type) | operation_names(
         SCHEMA.mutation_type
     )
-    assert set(SUBSCRIPTIONS) == operation_names(SCHEMA.subscription_type)
+    assert {*SUBSCRIPTIONS, *RECORD_SUBSCRIPTIONS} == operation_names(SCHEMA.subscription_type)
 
 
 def root_of(kind: str) -> GraphQLObjectType:
@@ -397,6 +402,49 @@ async def test_every_subscription_stays_in_the_tokens_stores(
         assert extra == {}
 
 
+async def test_a_job_subscription_stays_in_the_tokens_stores(gateway: RunningGateway) -> None:
+    """A job of each store in PUSH_JOBS (written as the worker writes it): each token
+    follows its own store's, and is refused the other's before anything is read."""
+    now = datetime.now(UTC)
+    for store in (OURS, THEIRS):
+        await gateway.gateway.push.jobs.put(
+            JobRecord(
+                job_id="job_s",
+                store_id=store,
+                camera_id="cam-1",
+                frame_id=None,
+                priority=Priority.NORMAL,
+                status="failed",
+                created_at=now,
+                updated_at=now,
+                error=JobError(code="INVALID_FRAME", message="the frame was refused"),
+            )
+        )
+    name = "detectionJob"
+    async with (
+        WsClient.connect(gateway.ws_url, ours()) as mine,
+        WsClient.connect(gateway.ws_url, theirs()) as other,
+    ):
+        await mine.subscribe(document("subscription", name, {"id": "job_s"}), {"id": "job_s"})
+        assert (await mine.next_data())[name] == {"__typename": "DetectionJob"}
+        for client, store in ((mine, THEIRS), (other, OURS)):
+            values = {"id": "job_s", "storeId": store}
+            await client.subscribe(document("subscription", name, values), values, op_id=store)
+            (error,) = (await errors_of(client, 1)).values()
+            assert error["extensions"] == {"code": "FORBIDDEN", "reason": "store"}
+            assert repr(store) in error["message"]
+        await other.subscribe(document("subscription", name, {"id": "job_s"}), {"id": "job_s"})
+        (error,) = (await errors_of(other, 1)).values()
+        assert error["extensions"] == {"code": "FORBIDDEN", "reason": "store"}
+        own = {"id": "job_s", "storeId": THEIRS}
+        await other.subscribe(document("subscription", name, own), own, op_id="own")
+        message = await other.receive()
+        while message.get("id") != "own":  # the refused ones' `complete`
+            message = await other.receive()
+        assert message["type"] == "next", message
+        assert message["payload"] == {"data": {name: {"__typename": "DetectionJob"}}}
+
+
 def _errors(message: dict[str, Any]) -> list[dict[str, Any]]:
     payload = message["payload"]
     errors: list[dict[str, Any]] = payload if message["type"] == "error" else payload["errors"]
@@ -457,18 +505,26 @@ async def test_rest_routes_and_the_live_view_stay_in_the_tokens_stores(
             "/api/v1/live/cam-1/offer", json=offer, headers={"Authorization": f"Bearer {bearer}"}
         )
 
-    for route in (heatmap, process_frame, live_offer):
+    async def detection_job(bearer: str) -> Any:
+        return await gateway.http.get(
+            "/api/v1/detections/jobs/job_none", headers={"Authorization": f"Bearer {bearer}"}
+        )
+
+    for route in (heatmap, process_frame, live_offer, detection_job):
         response = await route(theirs())
         assert response.status_code == 403, (route.__name__, response.text)
         error = response.json()["error"]
         assert error["code"] == "FORBIDDEN" and repr(OURS) in error["message"], route.__name__
 
-    # Past the store check with our token: a heatmap; no inference client in this
-    # gateway; no camera cam-1 registered to relay to.
+    # Past the store check with our token: a heatmap; no camera cam-1 registered to
+    # push a frame of or to relay to; no such job.
     drawn = await heatmap(ours())
     assert drawn.status_code == 200 and drawn.headers["content-type"] == "image/png"
     inferred = await process_frame(ours())
-    assert inferred.json()["error"]["code"] == "MODEL_UNAVAILABLE", inferred.text
+    assert inferred.json()["error"]["code"] == "NOT_FOUND", inferred.text
+    assert "camera 'cam-1' is not registered" in inferred.json()["error"]["message"]
+    job = await detection_job(ours())
+    assert job.status_code == 404 and job.json()["error"]["code"] == "NOT_FOUND", job.text
     relayed = await live_offer(ours())
     assert relayed.status_code == 404 and relayed.json()["error"]["code"] == "NOT_FOUND"
 

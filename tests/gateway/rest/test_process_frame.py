@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import base64
 from collections.abc import AsyncIterator
+from typing import Any
 
+import cv2
 import numpy as np
 import pytest
 
 from gateway.config import LimitSettings
-from tests.gateway.helpers import RunningGateway, running_gateway, settings, token, wait_schema
+from tests.gateway.helpers import RunningGateway
+from tests.gateway.push.helpers import URL, auth, push_gateway, push_settings
 from tests.support.media import media_bytes
 from tests.support.nats_server import NatsServer
 from tests.support.triton_server import LocalTriton
-from trinetra.inference import TritonSettings
 
 pytestmark = pytest.mark.timeout(300)
 
-URL = "/api/v1/detections/process-frame"
 LIMIT = 300_000  # bus.jpg and t1.jpg fit, biden.jpg (354 KB) does not
 
 
@@ -25,21 +26,14 @@ LIMIT = 300_000  # bus.jpg and t1.jpg fit, biden.jpg (354 KB) does not
 async def vision_gateway(
     database_url: str, nats_server: NatsServer, triton_server: LocalTriton
 ) -> AsyncIterator[RunningGateway]:
-    config = settings(
+    config = push_settings(
         database_url,
         nats_server.url,
-        triton=TritonSettings(url=triton_server.grpc_url, call_timeout_s=60),
+        triton_server.grpc_url,
         limits=LimitSettings(max_upload_bytes=LIMIT),
     )
-    async with running_gateway(config) as running:
-        await wait_schema(running.gateway)
-        assert running.gateway.vision is not None
-        await running.gateway.vision.wait_ready(timeout_s=120)
+    async with push_gateway(config) as running:
         yield running
-
-
-def auth(*scopes: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token(*scopes)}"}
 
 
 async def test_process_frame(vision_gateway: RunningGateway) -> None:
@@ -65,6 +59,10 @@ async def test_process_frame(vision_gateway: RunningGateway) -> None:
     assert 0 < box["width"] <= 810 and 0 <= box["normalized"]["x"] <= 1
     assert all(d.get("embedding") is None for d in body["detections"])
     assert body["summary"]["persons"] == len(persons)
+    # Which model versions and which Triton endpoint produced it (the fallback's answer).
+    info = body["model_info"]
+    assert info["endpoint"] in [e.url for e in vision_gateway.gateway.settings.triton.pool]
+    assert {"vision_pipeline", "person_detector"} <= set(info["model_versions"])
 
     # JSON (the design's encoding), privacy officer asking for embeddings: six faces
     t1 = base64.b64encode(media_bytes("t1.jpg")).decode()
@@ -129,3 +127,47 @@ async def test_process_frame_refusals(vision_gateway: RunningGateway) -> None:
     )
     assert bad_base64.status_code == 400
     assert bad_base64.json()["error"]["message"] == "frame_data is not valid base64"
+
+
+async def test_snapshots_and_face_filters(vision_gateway: RunningGateway) -> None:
+    http = vision_gateway.http
+    t1 = media_bytes("t1.jpg")
+
+    async def faces(**parameters: Any) -> list[dict[str, Any]]:
+        response = await http.post(
+            URL,
+            json={
+                "camera_id": "desk-1",
+                "frame_data": base64.b64encode(t1).decode(),
+                "detection_options": {"model_type": "face-detection", "parameters": parameters},
+            },
+            headers=auth("operator"),
+        )
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert all(d["detection_type"] == "face" for d in body["detections"])
+        found: list[dict[str, Any]] = body["detections"]
+        return found
+
+    every = await faces(min_confidence=0.5, return_snapshots=True)
+    assert len(every) == 6
+    for face in every:
+        snapshot = face["snapshot"]
+        crop = cv2.imdecode(np.frombuffer(base64.b64decode(snapshot["data"]), np.uint8), 1)
+        assert crop is not None and snapshot["format"] == "jpeg"
+        assert snapshot["resolution"] == f"{crop.shape[1]}x{crop.shape[0]}"
+        box = face["bounding_box"]
+        assert abs(crop.shape[1] - box["width"]) <= 2 and abs(crop.shape[0] - box["height"]) <= 2
+    assert all(face["snapshot"] is None for face in await faces(min_confidence=0.5))
+
+    sides = sorted(min(f["bounding_box"]["width"], f["bounding_box"]["height"]) for f in every)
+    threshold = (sides[2] + sides[3]) / 2  # between the third and fourth smallest face
+    large = await faces(min_confidence=0.5, min_face_size=round(threshold))
+    assert len(large) == 3
+    assert all(
+        min(f["bounding_box"]["width"], f["bounding_box"]["height"]) >= round(threshold)
+        for f in large
+    )
+    best = await faces(min_confidence=0.5, max_faces=2)
+    top = sorted(every, key=lambda f: -f["confidence"])[:2]
+    assert {f["detection_id"] for f in best} == {f["detection_id"] for f in top}

@@ -85,7 +85,18 @@ async def test_pipeline_forwards_the_pin(two_version_server: LocalTriton) -> Non
         )
         async with VisionClient(settings) as client:
             result = await client.analyze(frame)
-            assert result.model_versions == {"person_detector": str(version)}
+            # The pinned version, and the newest of every other model of the pipeline.
+            assert result.model_versions == {
+                "vision_pipeline": "1",
+                "person_detector": str(version),
+                "face_detector": "1",
+                "face_embedder": "1",
+            }
             scores[version] = np.sort(result.persons.confidence)[::-1]
     strong_v1 = scores[1][scores[1] >= 0.4]
     np.testing.assert_allclose(scores[2][: len(strong_v1)], strong_v1 * 0.5, rtol=1e-3)
+    # Unpinned, the result names the version that ran: the newest.
+    async with VisionClient(TritonSettings(url=two_version_server.grpc_url)) as client:
+        result = await client.analyze(frame)
+    assert result.model_versions["person_detector"] == "2"
+    np.testing.assert_allclose(np.sort(result.persons.confidence)[::-1], scores[2], rtol=1e-5)

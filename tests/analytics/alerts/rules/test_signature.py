@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from analytics.alerts.signature import sign, signature_header, verify_signature
+from trinetra.webhooks.signature import sign, signature_header, verify_signature
 
 SECRET = "s3cret-s3cret-s3cret"
 BODY = b'{"kind":"alert.raised","rule_id":"q"}'

@@ -1,9 +1,10 @@
-"""Webhook signatures: how TRINETRA signs an alert delivery, and how a receiver checks it.
+"""Webhook signatures: how TRINETRA signs a webhook (alert deliveries, push-mode job
+callbacks), and how a receiver checks it.
 
 Every POST carries
 
     X-Trinetra-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256>
-    X-Trinetra-Event-Id:  <the alert event's id>
+    X-Trinetra-Event-Id:  <the alert event's id, or the push job's id>
 
 where the HMAC key is the endpoint's `secret` (UTF-8) and the signed message is the
 timestamp, a dot, and the raw request body, byte for byte:
@@ -25,8 +26,9 @@ To verify, a receiver (this module uses only the standard library: copy
 5. deduplicates by `X-Trinetra-Event-Id`: delivery is at least once (a retry after a
    lost response, or a restart, sends the same event again, same id, new signature).
 
-The body is the alert event itself, as it is on the bus (trinetra/events/schema.py:
-`alert.raised` / `alert.resolved`, schema_version 1).
+An alert's body is the alert event itself, as it is on the bus (trinetra/events/schema.py:
+`alert.raised` / `alert.resolved`, schema_version 1); a push job's is described in
+gateway/push/callbacks.py.
 """
 
 from __future__ import annotations
