@@ -194,8 +194,10 @@ class StoreNode:
         running = self.cameras.get(camera_id)
         if config is not None and not config.enabled:
             config = None
-        if running is not None and config == running.config:
-            return
+        if (running is None and config is None) or (
+            running is not None and config == running.config
+        ):
+            return  # nothing to change
         if running is not None:
             await self._stop_camera(running, "camera_stopped")
         if config is not None:

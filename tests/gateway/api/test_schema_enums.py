@@ -66,6 +66,9 @@ def test_every_graphql_enum_comes_from_trinetra() -> None:
         "TrackEventKind": "trinetra.vocabulary",
         # An argument of the API alone (a series' bucket width): nothing stores or sends it.
         "Bucket": "gateway.api.analytics_types",
+        # The gateway's own judgement of a component (gateway/health_probes.py, its one
+        # place): reported by /health and systemHealth, never stored or sent as an event.
+        "HealthStatus": "gateway.health_probes",
     }
 
 
