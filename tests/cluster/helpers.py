@@ -69,25 +69,27 @@ async def hub_events(nc: NATS, stream: str, store_id: str, expected: int) -> lis
         ack_policy=AckPolicy.NONE, deliver_policy=DeliverPolicy.ALL, inactive_threshold=30
     )
     for attempt in range(20):
+        events: list[Event] = []
         try:
             sub = await js.pull_subscribe(f"trinetra.{store_id}.>", stream=stream, config=config)
-            break
+            try:
+                while len(events) < expected:
+                    try:
+                        batch = await sub.fetch(min(1000, expected - len(events)), timeout=3)
+                    except NatsTimeoutError:
+                        break
+                    events.extend(decode(msg.data) for msg in batch)
+            finally:
+                await sub.unsubscribe()
         except ServiceUnavailableError:
-            # Seen right after a stream's config or leader changed: ask again.
+            # Seen right after a stream's config or leader changed (R3 at the hub), when
+            # subscribing or fetching: read again from the start with a new consumer.
             if attempt == 19:
                 raise
             await asyncio.sleep(0.5)
-    events: list[Event] = []
-    try:
-        while len(events) < expected:
-            try:
-                batch = await sub.fetch(min(1000, expected - len(events)), timeout=3)
-            except NatsTimeoutError:
-                break
-            events.extend(decode(msg.data) for msg in batch)
-    finally:
-        await sub.unsubscribe()
-    return events
+            continue
+        return events
+    raise AssertionError("unreachable")
 
 
 def frames_per_camera(events: list[Event]) -> dict[str, list[int]]:

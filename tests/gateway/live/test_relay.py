@@ -36,7 +36,10 @@ async def test_offer_is_relayed_to_the_store_node(
     triton_server: LocalTriton, nats_server: NatsServer, database_url: str
 ) -> None:
     door = camera("door", str(media_path("vtest.avi")), fps=5)
-    ghost = camera("ghost", str(media_path("vtest.avi")), fps=5)  # registered, not on the node
+    # Registered but disabled: the camera registry keeps it off the node.
+    ghost = camera("ghost", str(media_path("vtest.avi")), fps=5).model_copy(
+        update={"enabled": False}
+    )
     async with store_node(triton_server.grpc_url, nats_server.url, [door], STORE) as node:
         gateway_settings = settings(
             database_url, nats_server.url, node_urls={STORE: node_url(node)}

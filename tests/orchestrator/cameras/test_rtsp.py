@@ -84,7 +84,8 @@ async def test_server_death_is_an_error_and_frames_resume_after_restart(
         error = next(s for s in recorder.statuses if s.state is CameraState.ERROR)
         assert error.attempt == 1
         assert error.retry_in_s is not None and 0 <= error.retry_in_s <= 0.2
-        assert "ended" in error.reason or "no frame" in error.reason
+        # The stream ends, stops delivering, or its last frames arrive cut off (undecodable).
+        assert any(why in error.reason for why in ("ended", "no frame", "failing to decode"))
         # While the server is down every reconnect fails and is counted.
         await asyncio.sleep(1.5)
         frames_while_down = len(recorder.frames)

@@ -78,6 +78,7 @@ async def test_received_frames_carry_their_own_boxes(
 
     truth: dict[int, tuple[float, float]] = {}
     checked = 0
+    off: list[tuple[int, tuple[int, int], tuple[float, float]]] = []
     async with VisionClient(TritonSettings(url=triton_server.grpc_url, call_timeout_s=30)) as vc:
         for image in images:
             index = read_code(image)
@@ -89,10 +90,19 @@ async def test_received_frames_carry_their_own_boxes(
                 truth[index] = await person_edges(vc, decoded[index])
             left, right = truth[index]
             # the box drawn is the one found on the frame shown: offset 0 frames
-            assert abs(drawn[0] - left) <= EDGE_TOLERANCE_PX, (index, drawn, truth[index])
-            assert abs(drawn[1] - right) <= EDGE_TOLERANCE_PX, (index, drawn, truth[index])
+            if (
+                abs(drawn[0] - left) > EDGE_TOLERANCE_PX
+                or abs(drawn[1] - right) > EDGE_TOLERANCE_PX
+            ):
+                off.append((index, drawn, truth[index]))
             checked += 1
     assert checked >= 5, f"only {checked} of {len(images)} received frames showed a box"
+    # A box from another frame is off on every frame, by STEP_PX at both edges. One edge
+    # of an odd frame may be off where the lossy video left the previous frame's green
+    # line in place (seen once in CI: the left edge one step behind, the right edge
+    # exact), or where the detector's box in a batch differs from this single-frame
+    # truth: at most one frame in ten.
+    assert len(off) * 10 <= checked, f"{len(off)} of {checked} boxes off their frame: {off}"
     assert len({read_code(image) for image in images}) >= 3  # the video moved on
 
 
