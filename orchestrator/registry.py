@@ -125,7 +125,8 @@ class CameraRegistry:
             if not await self._conn.wait_connected(30.0):
                 continue
             client = self._conn.client
-            if client is None:
+            if client is None:  # closing
+                await asyncio.sleep(_RETRY_S)
                 continue
             generation = self._conn.generation
             try:
