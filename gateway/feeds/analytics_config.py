@@ -27,6 +27,7 @@ from pydantic import ValidationError
 
 from gateway.db.analytics import config as stored
 from gateway.db.database import Database
+from gateway.feeds.resync import resync_forever
 from trinetra.config.alerts import REVEAL_SECRETS
 from trinetra.config.analytics import StoreAnalyticsConfig
 from trinetra.events.connection import NatsConnection
@@ -159,27 +160,11 @@ class AnalyticsConfigPublisher:
         )
 
     async def _sync_forever(self) -> None:
-        loop = asyncio.get_running_loop()
-        await self._schema_ready.wait()
-        while True:
-            if not await self._conn.wait_connected(self._resync_s):
-                continue
-            self._wakeup.clear()
-            try:
-                await self.sync()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("analytics configuration sync failed", extra={"error": repr(exc)})
-                await asyncio.sleep(1.0)
-                continue
-            # Next: when a publish failed, NATS reconnected, or resync_s passed.
-            generation = self._conn.generation
-            deadline = loop.time() + self._resync_s
-            while (
-                not self._wakeup.is_set()
-                and self._conn.generation == generation
-                and loop.time() < deadline
-            ):
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wakeup.wait(), 0.5)
+        await resync_forever(
+            self._conn,
+            self._schema_ready,
+            self._wakeup,
+            self._resync_s,
+            self.sync,
+            "analytics configuration",
+        )

@@ -34,6 +34,8 @@ from pydantic import ValidationError
 
 from gateway.db import reads
 from gateway.db.database import Database
+from gateway.feeds.buckets import BucketBinder
+from gateway.feeds.resync import resync_forever
 from trinetra.config.camera import CameraConfig
 from trinetra.events.connection import NatsConnection
 from trinetra.events.kv import (
@@ -41,7 +43,6 @@ from trinetra.events.kv import (
     CameraRegistryEntry,
     camera_registry_key,
     encode_camera_entry,
-    ensure_bucket,
 )
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,7 @@ class CameraRegistryPublisher:
         self._resync_s = resync_s
         self._wakeup = asyncio.Event()
         self._lock = asyncio.Lock()
-        self._kv: tuple[int, KeyValue] | None = None  # (connection generation, bucket)
+        self._kv = BucketBinder(connection, CAMERA_REGISTRY_BUCKET)
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -100,7 +101,7 @@ class CameraRegistryPublisher:
         """Delete a committed removal's key (a delete marker: module docs of kv.py)."""
         try:
             async with self._lock:
-                kv = await self._bucket()
+                kv = await self._kv.get()
                 await kv.delete(camera_registry_key(store_id, camera_id))
         except Exception as exc:
             return self._failed("delete", store_id, camera_id, exc)
@@ -120,7 +121,7 @@ class CameraRegistryPublisher:
         """Make the bucket match the database (module docs); returns what it changed."""
         changed = {"put": 0, "deleted": 0}
         async with self._lock:
-            kv = await self._bucket()
+            kv = await self._kv.get()
             async with self._db.connection() as conn:
                 rows = await reads.registered_cameras(conn)
             wanted = {camera_registry_key(r["store_id"], r["camera_id"]): r for r in rows}
@@ -168,47 +169,22 @@ class CameraRegistryPublisher:
 
     # --- KV -------------------------------------------------------------------------------
 
-    async def _bucket(self) -> KeyValue:
-        client = self._conn.client
-        if client is None or not self._conn.connected:
-            raise nats.errors.ConnectionClosedError
-        generation = self._conn.generation
-        if self._kv is None or self._kv[0] != generation:
-            kv = await ensure_bucket(client.jetstream(timeout=5.0), CAMERA_REGISTRY_BUCKET)
-            self._kv = (generation, kv)
-        return self._kv[1]
-
     async def _put(self, store_id: str, stored: dict[str, Any], version: int) -> None:
         # Stored configs keep only the keys a client gave: validated again for the full
         # config the node runs (defaults such as the role's tier filled in).
         camera = await asyncio.to_thread(CameraConfig.model_validate, stored)
-        kv = await self._bucket()
+        kv = await self._kv.get()
         await kv.put(
             camera_registry_key(store_id, camera.id),
             encode_camera_entry(camera, version, "gateway"),
         )
 
     async def _sync_forever(self) -> None:
-        loop = asyncio.get_running_loop()
-        await self._schema_ready.wait()
-        while True:
-            if not await self._conn.wait_connected(self._resync_s):
-                continue
-            self._wakeup.clear()
-            try:
-                await self.sync()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("camera registry reconcile failed", extra={"error": repr(exc)})
-                await asyncio.sleep(1.0)
-                continue
-            generation = self._conn.generation
-            deadline = loop.time() + self._resync_s
-            while (
-                not self._wakeup.is_set()
-                and self._conn.generation == generation
-                and loop.time() < deadline
-            ):
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wakeup.wait(), 0.5)
+        await resync_forever(
+            self._conn,
+            self._schema_ready,
+            self._wakeup,
+            self._resync_s,
+            self.sync,
+            "camera registry",
+        )

@@ -22,7 +22,7 @@ import nats.errors
 import nats.js.errors
 from nats.js.kv import KeyValue
 
-from gateway.push.buckets import BucketBinder
+from gateway.feeds.buckets import BucketBinder
 from trinetra.events.connection import NatsConnection
 from trinetra.events.kv import PUSH_FRAME_IDS_BUCKET
 from trinetra.events.schema import subject_token

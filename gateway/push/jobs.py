@@ -29,7 +29,7 @@ import nats.js.errors
 from nats.js.kv import KeyValue
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from gateway.push.buckets import BucketBinder
+from gateway.feeds.buckets import BucketBinder
 from gateway.push.models import FrameRequest, FrameResult, Priority
 from trinetra.events.connection import NatsConnection
 from trinetra.events.kv import PUSH_JOBS_BUCKET
